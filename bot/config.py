@@ -1,0 +1,150 @@
+"""Settings, read once from the environment (and ``.env``) into frozen objects.
+
+Every variable is documented in ``.env.example`` and README.md. A missing or
+wrong value raises :class:`ConfigError` naming the variable; the program turns
+that into one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+Protocol = Literal["chat", "generations", "videos"]
+PROTOCOLS: tuple[Protocol, ...] = ("chat", "generations", "videos")
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid. The message names the variable."""
+
+
+class _Env:
+    """Typed accessors over a mapping of environment variables."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def str(self, name: str, default: str | None = None) -> str:
+        value = self.env.get(name, "").strip()
+        if value:
+            return value
+        if default is None:
+            raise ConfigError(f"{name} is not set; see .env.example")
+        return default
+
+    def optional(self, name: str) -> str | None:
+        return self.env.get(name, "").strip() or None
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str | None) -> str:
+        value = self.str(name, default).lower()
+        if value not in choices:
+            raise ConfigError(f"{name} must be one of {', '.join(choices)} (got {value!r})")
+        return value
+
+    def number(
+        self, name: str, default: float, *, minimum: float = 0, maximum: float | None = None
+    ) -> float:
+        raw = self.str(name, str(default))
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number (got {raw!r})") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            upper = f" and at most {maximum:g}" if maximum is not None else ""
+            raise ConfigError(f"{name} must be at least {minimum:g}{upper} (got {raw!r})")
+        return value
+
+    def integer(
+        self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None
+    ) -> int:
+        raw = self.str(name, str(default))
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number (got {raw!r})") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            upper = f" and at most {maximum}" if maximum is not None else ""
+            raise ConfigError(f"{name} must be at least {minimum}{upper} (got {raw!r})")
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        raw = self.str(name, "true" if default else "false").lower()
+        if raw in ("1", "true", "yes", "on"):
+            return True
+        if raw in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{name} must be true or false (got {raw!r})")
+
+    def csv(self, name: str) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.env.get(name, "").split(",") if p.strip())
+
+
+def normalize_base_url(raw: str, name: str = "PROVIDER_BASE_URL") -> str:
+    """The provider origin without a trailing slash or ``/v1`` (both are tolerated)."""
+    url = raw.strip().rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{name} must start with http:// or https:// (got {raw!r})")
+    for suffix in ("/v1", "/v2"):
+        if url.endswith(suffix):
+            url = url[: -len(suffix)]
+    return url
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """Everything the provider layer and ``sora-bot generate`` need."""
+
+    protocol: Protocol
+    base_url: str
+    api_key: str = field(repr=False)
+    model: str = "sora-2"
+    models: tuple[str, ...] = ()
+    auth_scheme: Literal["bearer", "raw"] = "bearer"
+    chat_options: Literal["prompt", "model"] = "prompt"
+    image_mode: Literal["inline", "url"] = "inline"
+    image_fit: Literal["cover", "letterbox"] = "cover"
+    image_max_bytes: int = 20 * 1024 * 1024
+    image_max_pixels: int = 40_000_000
+    request_timeout: float = 60.0
+    job_timeout: float = 1800.0
+    max_retries: int = 3
+    poll_interval: float = 2.0
+    poll_max_interval: float = 8.0
+    retry_backoff: float = 1.0
+
+    @property
+    def auth_header(self) -> str:
+        """The ``Authorization`` header value."""
+        return self.api_key if self.auth_scheme == "raw" else f"Bearer {self.api_key}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ProviderSettings:
+        """Read the ``PROVIDER_*`` and ``IMAGE_*`` variables."""
+        env = _Env(os.environ if environ is None else environ)
+        protocol = env.choice("PROVIDER_PROTOCOL", PROTOCOLS, None)
+        model = env.str("PROVIDER_MODEL", "sora-2")
+        chat_options = env.choice("PROVIDER_CHAT_OPTIONS", ("auto", "prompt", "model"), "auto")
+        if chat_options == "auto":
+            # AITRE-style proxies (sora_video2) encode options in the model name.
+            chat_options = "model" if model.startswith("sora_video") else "prompt"
+        return cls(
+            protocol=protocol,  # type: ignore[arg-type]
+            base_url=normalize_base_url(env.str("PROVIDER_BASE_URL")),
+            api_key=env.str("PROVIDER_API_KEY"),
+            model=model,
+            models=env.csv("PROVIDER_MODELS"),
+            auth_scheme=env.choice("PROVIDER_AUTH_SCHEME", ("bearer", "raw"), "bearer"),  # type: ignore[arg-type]
+            chat_options=chat_options,  # type: ignore[arg-type]
+            image_mode=env.choice("PROVIDER_IMAGE_MODE", ("inline", "url"), "inline"),  # type: ignore[arg-type]
+            image_fit=env.choice("IMAGE_FIT", ("cover", "letterbox"), "cover"),  # type: ignore[arg-type]
+            image_max_bytes=int(env.number("IMAGE_MAX_MB", 20, minimum=0.1) * 1024 * 1024),
+            image_max_pixels=int(env.number("IMAGE_MAX_MEGAPIXELS", 40, minimum=0.1) * 1_000_000),
+            request_timeout=env.number("PROVIDER_REQUEST_TIMEOUT", 60, minimum=0.1),
+            job_timeout=env.number("PROVIDER_JOB_TIMEOUT", 1800, minimum=1),
+            max_retries=env.integer("PROVIDER_MAX_RETRIES", 3, maximum=20),
+            poll_interval=env.number("PROVIDER_POLL_INTERVAL", 2, minimum=0.01),
+            poll_max_interval=env.number("PROVIDER_POLL_MAX_INTERVAL", 8, minimum=0.01),
+            retry_backoff=env.number("PROVIDER_RETRY_BACKOFF", 1, minimum=0),
+        )

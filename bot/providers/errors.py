@@ -1,0 +1,163 @@
+"""Typed provider errors. The type decides retry, refund and what the user is told.
+
+``user_message`` is always safe to show a Discord member; ``str(error)`` is for
+logs and the terminal and never contains the API key (see :func:`redact`).
+"""
+
+from __future__ import annotations
+
+import re
+
+
+class ProviderError(Exception):
+    """Base of every provider failure. Refunded, never retried unless ``retryable``."""
+
+    retryable = False
+    user_message = "The video service failed to make this video."
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def reason(self) -> str:
+        """The human reason (the exception's message)."""
+        return str(self)
+
+
+class UnsupportedOption(ProviderError):  # noqa: N818 - reads better at call sites
+    """The option combination is not supported by the configured provider/model."""
+
+    @property
+    def user_message(self) -> str:  # type: ignore[override]
+        return str(self)
+
+
+class BadRequest(ProviderError):
+    """400: the provider refused the request as malformed."""
+
+    @property
+    def user_message(self) -> str:  # type: ignore[override]
+        return f"The video service refused the request: {self}"
+
+
+class ContentRejected(ProviderError):
+    """Content policy: the image, prompt or result was refused by moderation."""
+
+    @property
+    def user_message(self) -> str:  # type: ignore[override]
+        return f"The video service refused this content: {self}"
+
+
+class ProviderAuthError(ProviderError):
+    """401: key missing or invalid. Operators must act; members see 'misconfigured'."""
+
+    user_message = "The bot is misconfigured (the video service rejected its key). An admin has to fix it."
+
+
+class ProviderOutOfCredit(ProviderError):
+    """403: no permission or insufficient balance at the provider."""
+
+    user_message = "The video service is out of credit. Please tell the server's admins."
+
+
+class ProviderRateLimited(ProviderError):
+    """429: wait ``retry_after`` seconds and try again (bounded)."""
+
+    retryable = True
+    user_message = "The video service is busy. Please try again later."
+
+    def __init__(
+        self, message: str, *, status: int | None = 429, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class ProviderUnavailable(ProviderError):
+    """5xx, connection failures and timeouts talking to the provider."""
+
+    retryable = True
+    user_message = "The video service is busy or unreachable. Please try again later."
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class ProviderProtocolError(ProviderError):
+    """The provider answered something we cannot understand (bad JSON, no URL...)."""
+
+    user_message = "The video service sent an answer the bot could not understand."
+
+
+class GenerationFailed(ProviderError):
+    """The provider reports the job as failed (not a policy refusal we can recognise)."""
+
+    @property
+    def user_message(self) -> str:  # type: ignore[override]
+        return f"The video could not be made: {self}"
+
+
+class ProviderTimeout(ProviderError):
+    """The job did not end within the overall time limit."""
+
+    user_message = "The video took too long to make and was abandoned."
+
+
+class JobCancelled(ProviderError):
+    """The job was cancelled at the provider."""
+
+    user_message = "The video was cancelled."
+
+
+_POLICY_WORDS = re.compile(
+    r"policy|moderation|safety|violat|inappropriate|sensitive|blocked|nsfw|celebrit|"
+    r"real person|copyright|违规|审核|敏感",
+    re.IGNORECASE,
+)
+
+
+def looks_like_policy(text: str) -> bool:
+    """Whether a failure text is a content-policy refusal."""
+    return bool(_POLICY_WORDS.search(text))
+
+
+def failure_from_text(text: str) -> ProviderError:
+    """A job-level failure message, typed: policy refusals become ContentRejected."""
+    text = text.strip() or "the provider gave no reason"
+    if looks_like_policy(text):
+        return ContentRejected(text)
+    return GenerationFailed(text)
+
+
+def error_for_status(
+    status: int, message: str, *, retry_after: float | None = None
+) -> ProviderError:
+    """Map an HTTP error status and the provider's message to a typed error."""
+    if status == 401:
+        return ProviderAuthError(f"HTTP 401: {message}", status=status)
+    if status == 402 or status == 403:
+        return ProviderOutOfCredit(f"HTTP {status}: {message}", status=status)
+    if status == 429:
+        return ProviderRateLimited(f"HTTP 429: {message}", retry_after=retry_after)
+    if status == 503 and looks_like_policy(message):
+        # Some vendors send 503 for policy refusals, "actually 400".
+        return ContentRejected(message, status=status)
+    if status >= 500 or status in (408, 409):
+        return ProviderUnavailable(f"HTTP {status}: {message}", status=status, retry_after=retry_after)
+    if looks_like_policy(message):
+        return ContentRejected(message, status=status)
+    if status == 400 or status == 422:
+        return BadRequest(message, status=status)
+    return ProviderError(f"HTTP {status}: {message}", status=status)
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """Replace every occurrence of each secret (and Bearer tokens) in ``text``."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return re.sub(r"(?i)(bearer\s+)[A-Za-z0-9._\-]{8,}", r"\1***", text)

@@ -1,0 +1,218 @@
+"""HTTP plumbing shared by the three protocols: auth, typed errors, bounded retries, polling.
+
+Retries: 429, 5xx and connection failures are retried up to ``max_retries``
+times with exponential backoff, honouring ``Retry-After``; 400/401/403 never
+are. A POST that may have reached the provider (the connection dropped after the
+request was sent) is not retried, so a job is never submitted twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from bot.config import ProviderSettings
+from bot.providers.errors import (
+    ProviderError,
+    ProviderProtocolError,
+    ProviderUnavailable,
+    error_for_status,
+    redact,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_RETRY_AFTER = 120.0  # never sleep longer than this on one hint
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from ``Retry-After`` (seconds or HTTP date) or ``retry-after-ms``."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    raw = headers.get("Retry-After")
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            return max(0.0, parsedate_to_datetime(raw).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+def poll_after_hint(headers: Mapping[str, str]) -> float | None:
+    """Seconds from the ``openai-poll-after-ms`` header, if present and sane."""
+    raw = headers.get("openai-poll-after-ms")
+    if not raw:
+        return None
+    try:
+        value = float(raw) / 1000
+    except ValueError:
+        return None
+    return value if value >= 0 else None
+
+
+def error_message(body: str) -> str:
+    """The human message of an error body: ``{"error": {"message"}}``, ``{"message"}`` or text."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body.strip()[:500] or "no details"
+    if isinstance(data, dict):
+        err = data.get("error")
+        if isinstance(err, dict):
+            for key in ("message", "msg", "type", "code"):
+                if err.get(key):
+                    return str(err[key])
+        if isinstance(err, str) and err:
+            return err
+        for key in ("message", "msg", "detail", "fail_reason"):
+            if data.get(key):
+                return str(data[key])
+    return body.strip()[:500] or "no details"
+
+
+@dataclass(frozen=True, slots=True)
+class JSONResponse:
+    """A decoded JSON body with the headers that matter for pacing."""
+
+    data: Any
+    headers: Mapping[str, str]
+
+
+class ProviderHTTP:
+    """One provider's HTTP client on a shared :class:`aiohttp.ClientSession`."""
+
+    def __init__(self, session: aiohttp.ClientSession, settings: ProviderSettings) -> None:
+        self.session = session
+        self.settings = settings
+
+    def url(self, path: str) -> str:
+        """``path`` (starting with ``/``) on the configured origin."""
+        return self.settings.base_url + path
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Auth and accept headers for every request."""
+        return {"Authorization": self.settings.auth_header, "Accept": "application/json"}
+
+    def redact(self, text: str) -> str:
+        """``text`` with the API key removed."""
+        return redact(text, self.settings.api_key)
+
+    async def _raise_for_status(self, resp: aiohttp.ClientResponse) -> None:
+        if resp.status < 400:
+            return
+        body = await resp.text(errors="replace")
+        message = self.redact(error_message(body))
+        raise error_for_status(resp.status, message, retry_after=parse_retry_after(resp.headers))
+
+    def _backoff(self, attempt: int, error: ProviderError) -> float:
+        hint = getattr(error, "retry_after", None)
+        if hint is not None:
+            return min(float(hint), MAX_RETRY_AFTER)
+        return min(self.settings.retry_backoff * (2**attempt), 30.0)
+
+    @asynccontextmanager
+    async def open(
+        self, method: str, path: str, *, timeout: aiohttp.ClientTimeout | None = None, **kwargs: Any
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """Send a request (with bounded retries) and yield the successful response.
+
+        Raises a typed :class:`ProviderError` once retries are exhausted or the
+        error is not retryable.
+        """
+        timeout = timeout or aiohttp.ClientTimeout(total=self.settings.request_timeout)
+        attempt = 0
+        while True:
+            try:
+                resp = await self.session.request(
+                    method, self.url(path), headers=self.headers, timeout=timeout, **kwargs
+                )
+            except (aiohttp.ClientConnectorError, aiohttp.ClientConnectionResetError) as exc:
+                error: ProviderError = ProviderUnavailable(
+                    self.redact(f"cannot reach the provider: {exc}")
+                )
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                error = ProviderUnavailable(
+                    self.redact(f"{method} {path} failed: {type(exc).__name__}: {exc}")
+                )
+                if method != "GET":  # the provider may have accepted it: never resubmit
+                    raise error from None
+            else:
+                try:
+                    await self._raise_for_status(resp)
+                except ProviderError as exc:
+                    resp.release()
+                    error = exc
+                else:
+                    try:
+                        yield resp
+                    finally:
+                        resp.release()
+                    return
+            if not error.retryable or attempt >= self.settings.max_retries:
+                raise error
+            delay = self._backoff(attempt, error)
+            attempt += 1
+            log.warning(
+                "%s %s: %s; retry %d/%d in %.1fs",
+                method, path, error, attempt, self.settings.max_retries, delay,
+            )
+            await asyncio.sleep(delay)
+
+    async def json(self, method: str, path: str, **kwargs: Any) -> JSONResponse:
+        """Send a request and decode its JSON answer (ProviderProtocolError if it is not JSON)."""
+        async with self.open(method, path, **kwargs) as resp:
+            text = await resp.text(errors="replace")
+            headers = resp.headers
+        try:
+            return JSONResponse(json.loads(text), headers)
+        except ValueError:
+            snippet = self.redact(text.strip()[:200])
+            raise ProviderProtocolError(f"{method} {path} answered non-JSON: {snippet!r}") from None
+
+
+class PollClock:
+    """Pacing for status polls: provider hints first, else 2 s, 4 s, 8 s... capped.
+
+    Also owns the overall deadline of a job (``PROVIDER_JOB_TIMEOUT``).
+    """
+
+    def __init__(self, settings: ProviderSettings, *, started: float | None = None) -> None:
+        self.settings = settings
+        self.deadline = (started or time.monotonic()) + settings.job_timeout
+        self._next = settings.poll_interval
+
+    @property
+    def expired(self) -> bool:
+        """Whether the overall time limit has passed."""
+        return time.monotonic() >= self.deadline
+
+    def next_delay(self, hint: float | None = None) -> float:
+        """How long to wait before the next poll, never past the deadline."""
+        if hint is not None:
+            delay = min(max(hint, 0.0), self.settings.poll_max_interval * 4)
+        else:
+            delay = self._next
+            self._next = min(self._next * 2, self.settings.poll_max_interval)
+        return max(0.0, min(delay, self.deadline - time.monotonic()))
+
+    async def wait(self, hint: float | None = None) -> None:
+        """Sleep until the next poll is due."""
+        await asyncio.sleep(self.next_delay(hint))

@@ -26,7 +26,7 @@ class _Env:
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = env
 
-    def str(self, name: str, default: str | None = None) -> str:
+    def text(self, name: str, default: str | None = None) -> str:
         value = self.env.get(name, "").strip()
         if value:
             return value
@@ -38,7 +38,7 @@ class _Env:
         return self.env.get(name, "").strip() or None
 
     def choice(self, name: str, choices: tuple[str, ...], default: str | None) -> str:
-        value = self.str(name, default).lower()
+        value = self.text(name, default).lower()
         if value not in choices:
             raise ConfigError(f"{name} must be one of {', '.join(choices)} (got {value!r})")
         return value
@@ -46,7 +46,7 @@ class _Env:
     def number(
         self, name: str, default: float, *, minimum: float = 0, maximum: float | None = None
     ) -> float:
-        raw = self.str(name, str(default))
+        raw = self.text(name, str(default))
         try:
             value = float(raw)
         except ValueError:
@@ -59,7 +59,7 @@ class _Env:
     def integer(
         self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None
     ) -> int:
-        raw = self.str(name, str(default))
+        raw = self.text(name, str(default))
         try:
             value = int(raw)
         except ValueError:
@@ -70,7 +70,7 @@ class _Env:
         return value
 
     def boolean(self, name: str, default: bool) -> bool:
-        raw = self.str(name, "true" if default else "false").lower()
+        raw = self.text(name, "true" if default else "false").lower()
         if raw in ("1", "true", "yes", "on"):
             return True
         if raw in ("0", "false", "no", "off"):
@@ -124,15 +124,15 @@ class ProviderSettings:
         """Read the ``PROVIDER_*`` and ``IMAGE_*`` variables."""
         env = _Env(os.environ if environ is None else environ)
         protocol = env.choice("PROVIDER_PROTOCOL", PROTOCOLS, None)
-        model = env.str("PROVIDER_MODEL", "sora-2")
+        model = env.text("PROVIDER_MODEL", "sora-2")
         chat_options = env.choice("PROVIDER_CHAT_OPTIONS", ("auto", "prompt", "model"), "auto")
         if chat_options == "auto":
             # AITRE-style proxies (sora_video2) encode options in the model name.
             chat_options = "model" if model.startswith("sora_video") else "prompt"
         return cls(
             protocol=protocol,  # type: ignore[arg-type]
-            base_url=normalize_base_url(env.str("PROVIDER_BASE_URL")),
-            api_key=env.str("PROVIDER_API_KEY"),
+            base_url=normalize_base_url(env.text("PROVIDER_BASE_URL")),
+            api_key=env.text("PROVIDER_API_KEY"),
             model=model,
             models=env.csv("PROVIDER_MODELS"),
             auth_scheme=env.choice("PROVIDER_AUTH_SCHEME", ("bearer", "raw"), "bearer"),  # type: ignore[arg-type]
@@ -147,4 +147,60 @@ class ProviderSettings:
             poll_interval=env.number("PROVIDER_POLL_INTERVAL", 2, minimum=0.01),
             poll_max_interval=env.number("PROVIDER_POLL_MAX_INTERVAL", 8, minimum=0.01),
             retry_backoff=env.number("PROVIDER_RETRY_BACKOFF", 1, minimum=0),
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything ``python -m bot`` needs: Discord, provider, database, limits."""
+
+    discord_token: str = field(repr=False)
+    provider: ProviderSettings
+    database_path: str = "data/sora-bot.sqlite3"
+    quota_per_day: int = 3
+    guild_ids: tuple[int, ...] = ()
+    max_concurrent_jobs: int = 3
+    max_jobs_per_user: int = 1
+    prompt_max_length: int = 1000
+    progress_interval: float = 2.0
+    log_level: str = "INFO"
+    discord_api_base_url: str | None = None
+    discord_gateway_url: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every setting; raises ConfigError naming the first bad one."""
+        source = os.environ if environ is None else environ
+        env = _Env(source)
+        token = env.text("DISCORD_TOKEN")
+        guild_ids: list[int] = []
+        for raw in env.csv("DISCORD_GUILD_IDS"):
+            if not raw.isdigit():
+                raise ConfigError(
+                    f"DISCORD_GUILD_IDS must be comma-separated server ids (got {raw!r})"
+                )
+            guild_ids.append(int(raw))
+        api_base = env.optional("DISCORD_API_BASE_URL")
+        if api_base:
+            api_base = api_base.rstrip("/")
+            if not api_base.startswith(("http://", "https://")):
+                raise ConfigError("DISCORD_API_BASE_URL must start with http:// or https://")
+        gateway = env.optional("DISCORD_GATEWAY_URL")
+        if gateway and not gateway.startswith(("ws://", "wss://")):
+            raise ConfigError("DISCORD_GATEWAY_URL must start with ws:// or wss://")
+        return cls(
+            discord_token=token,
+            provider=ProviderSettings.from_env(source),
+            database_path=env.text("DATABASE_PATH", "data/sora-bot.sqlite3"),
+            quota_per_day=env.integer("QUOTA_PER_DAY", 3),
+            guild_ids=tuple(guild_ids),
+            max_concurrent_jobs=env.integer("JOBS_MAX_CONCURRENT", 3, minimum=1, maximum=1000),
+            max_jobs_per_user=env.integer("JOBS_MAX_PER_USER", 1, minimum=1, maximum=100),
+            prompt_max_length=env.integer("PROMPT_MAX_LENGTH", 1000, minimum=1, maximum=4000),
+            progress_interval=env.number("PROGRESS_EDIT_INTERVAL", 2.0, minimum=0.01),
+            log_level=env.choice(
+                "LOG_LEVEL", ("debug", "info", "warning", "error"), "info"
+            ).upper(),
+            discord_api_base_url=api_base,
+            discord_gateway_url=gateway,
         )

@@ -25,7 +25,7 @@ class ProviderError(Exception):
         return str(self)
 
 
-class UnsupportedOption(ProviderError):  # noqa: N818 - reads better at call sites
+class UnsupportedOption(ProviderError):
     """The option combination is not supported by the configured provider/model."""
 
     @property
@@ -52,7 +52,9 @@ class ContentRejected(ProviderError):
 class ProviderAuthError(ProviderError):
     """401: key missing or invalid. Operators must act; members see 'misconfigured'."""
 
-    user_message = "The bot is misconfigured (the video service rejected its key). An admin has to fix it."
+    user_message = (
+        "The bot is misconfigured (the video service rejected its key). An admin has to fix it."
+    )
 
 
 class ProviderOutOfCredit(ProviderError):
@@ -139,7 +141,7 @@ def error_for_status(
     """Map an HTTP error status and the provider's message to a typed error."""
     if status == 401:
         return ProviderAuthError(f"HTTP 401: {message}", status=status)
-    if status == 402 or status == 403:
+    if status in {402, 403}:
         return ProviderOutOfCredit(f"HTTP {status}: {message}", status=status)
     if status == 429:
         return ProviderRateLimited(f"HTTP 429: {message}", retry_after=retry_after)
@@ -147,10 +149,12 @@ def error_for_status(
         # Some vendors send 503 for policy refusals, "actually 400".
         return ContentRejected(message, status=status)
     if status >= 500 or status in (408, 409):
-        return ProviderUnavailable(f"HTTP {status}: {message}", status=status, retry_after=retry_after)
+        return ProviderUnavailable(
+            f"HTTP {status}: {message}", status=status, retry_after=retry_after
+        )
     if looks_like_policy(message):
         return ContentRejected(message, status=status)
-    if status == 400 or status == 422:
+    if status in {400, 422}:
         return BadRequest(message, status=status)
     return ProviderError(f"HTTP {status}: {message}", status=status)
 

@@ -172,7 +172,12 @@ class ProviderHTTP:
             attempt += 1
             log.warning(
                 "%s %s: %s; retry %d/%d in %.1fs",
-                method, path, error, attempt, self.settings.max_retries, delay,
+                method,
+                path,
+                error,
+                attempt,
+                self.settings.max_retries,
+                delay,
             )
             await asyncio.sleep(delay)
 

@@ -1,0 +1,25 @@
+# syntax=docker/dockerfile:1
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+COPY cogs ./cogs
+RUN python -m venv /opt/venv \
+ && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check .
+
+FROM python:3.11-slim
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    DATABASE_PATH=/data/sora-bot.sqlite3
+RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin sora \
+ && mkdir -p /data && chown sora /data && chmod 700 /data
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+USER sora
+VOLUME ["/data"]
+# Secrets come from the environment at run time (docker run --env-file .env), never the image.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["python", "-m", "bot.health"]
+STOPSIGNAL SIGTERM
+CMD ["python", "-m", "bot"]

@@ -1,0 +1,144 @@
+"""The Discord bot: extensions, command sync, and the one app-command error handler."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from typing import Any
+
+import aiohttp
+import discord
+from discord import app_commands
+from discord.ext import commands, tasks
+
+from bot import health
+from bot.config import Settings
+from bot.db import Store
+from bot.jobs import JobService
+from bot.providers.base import Provider
+from bot.validation import UserError
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.video", "cogs.quota")
+COMMAND_HASH_KEY = "command_sync_hash"
+
+
+class SoraTree(app_commands.CommandTree["SoraBot"]):
+    """The command tree with the bot's one error handler."""
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        """Turn expected errors into a friendly ephemeral message; log the rest."""
+        original = getattr(error, "original", error)
+        if isinstance(original, UserError):
+            message = str(original)
+        elif isinstance(error, app_commands.CheckFailure):
+            message = "You cannot use this command here."
+        else:
+            log.error(
+                "command %s failed",
+                interaction.command and interaction.command.name,
+                exc_info=original,
+            )
+            message = "Something went wrong inside the bot. Please try again later."
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(message, ephemeral=True)
+            else:
+                await interaction.response.send_message(message, ephemeral=True)
+        except discord.HTTPException as exc:
+            log.warning("could not report a command error: %s", exc)
+
+
+class SoraBot(commands.Bot):
+    """Owns the job service; resources (session, store, provider) are owned by ``__main__``."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        session: aiohttp.ClientSession,
+        store: Store,
+        provider: Provider,
+        **options: Any,
+    ) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=SoraTree,
+            **options,
+        )
+        self.settings = settings
+        self.session = session
+        self.store = store
+        self.provider = provider
+        self.jobs = JobService(settings=settings, store=store, provider=provider, session=session)
+        self.accepting = True
+        self._heartbeat_path = health.heartbeat_path(settings.database_path)
+
+    async def setup_hook(self) -> None:
+        """Load the listed extensions, install the error handler, sync commands if changed."""
+        for extension in EXTENSIONS:
+            try:
+                await self.load_extension(extension)
+            except commands.ExtensionError:
+                log.exception("could not load %s", extension)
+                raise
+        await self.sync_commands()
+        self.heartbeat.start()
+
+    @tasks.loop(seconds=health.INTERVAL)
+    async def heartbeat(self) -> None:
+        """Touch the heartbeat file while connected (read by the container health check)."""
+        if self.is_ready() and not self.is_closed():
+            await asyncio.to_thread(health.beat, self._heartbeat_path)
+
+    def _command_digest(self) -> str:
+        payload = {
+            "app": self.application_id,
+            "guilds": sorted(self.settings.guild_ids),
+            "commands": [cmd.to_dict(self.tree) for cmd in self.tree.get_commands()],
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+    async def sync_commands(self, *, force: bool = False) -> bool:
+        """Sync slash commands only when they changed (syncs are rate limited)."""
+        digest = self._command_digest()
+        if not force and await self.store.get_meta(COMMAND_HASH_KEY) == digest:
+            log.info("slash commands unchanged; not syncing")
+            return False
+        if self.settings.guild_ids:
+            for guild_id in self.settings.guild_ids:
+                guild = discord.Object(guild_id)
+                self.tree.copy_global_to(guild=guild)
+                await self.tree.sync(guild=guild)
+            log.info("slash commands synced to %d server(s)", len(self.settings.guild_ids))
+        else:
+            await self.tree.sync()
+            log.info("slash commands synced globally (may take up to an hour to appear)")
+        await self.store.set_meta(COMMAND_HASH_KEY, digest)
+        return True
+
+    async def on_ready(self) -> None:
+        """Log who we are once connected."""
+        log.info(
+            "connected as %s (id %s) in %d server(s)",
+            self.user,
+            self.application_id,
+            len(self.guilds),
+        )
+
+    async def close(self) -> None:
+        """Stop taking jobs, settle the running ones, then disconnect."""
+        self.accepting = False
+        self.heartbeat.cancel()
+        await self.jobs.close()
+        await super().close()

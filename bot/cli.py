@@ -1,0 +1,262 @@
+"""The ``sora-bot`` command: ``generate``, ``fake-provider`` and ``run``.
+
+``generate`` runs one job with the configured provider and needs only the
+``PROVIDER_*`` settings: progress goes to stderr, the result (a URL, or the path
+of the saved mp4) is the last line of stdout. On failure nothing is printed on
+stdout and the last line of stderr is a one-line reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+import aiohttp
+from dotenv import load_dotenv
+
+from bot.config import ConfigError, ProviderSettings
+from bot.images import ImageError, prepare_image_async
+from bot.media import DownloadError, download_to_file
+from bot.progress import ProgressState, format_elapsed, format_percent, render_bar
+from bot.providers.base import (
+    ORIENTATIONS,
+    Completed,
+    Failed,
+    Orientation,
+    Progress,
+    Queued,
+    Submitted,
+    VideoRequest,
+)
+from bot.providers.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderOutOfCredit,
+    UnsupportedOption,
+    redact,
+)
+from bot.providers.factory import make_provider
+
+log = logging.getLogger(__name__)
+
+MAX_VIDEO_BYTES = 1024 * 1024 * 1024
+
+
+class CLIError(Exception):
+    """A failure with a one-line reason for the operator."""
+
+
+def cli_reason(error: ProviderError) -> str:
+    """A one-line reason for the terminal: what happened and what to check."""
+    if isinstance(error, ProviderAuthError):
+        return (
+            f"the provider rejected the API key ({error}); "
+            "check PROVIDER_API_KEY and PROVIDER_AUTH_SCHEME"
+        )
+    if isinstance(error, ProviderOutOfCredit):
+        return f"the provider refused: no permission or insufficient balance ({error})"
+    if isinstance(error, UnsupportedOption):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+class StderrProgress:
+    """Live progress on stderr: redrawn in place on a terminal, one line per change otherwise."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.started = time.monotonic()
+        self.last = ""
+
+    def show(self, state: ProgressState) -> None:
+        """Draw ``state`` if it differs from what is shown."""
+        status = state.status or state.stage
+        line = f"[{render_bar(state.percent, 30)}] {format_percent(state.percent)} {status}"
+        if line == self.last:
+            return
+        self.last = line
+        elapsed = format_elapsed(time.monotonic() - self.started)
+        if self.tty:
+            self.stream.write(f"\r\x1b[2K{line} ({elapsed})")
+        else:
+            self.stream.write(f"{line} ({elapsed})\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the in-place line so later output starts on a fresh one."""
+        if self.tty and self.last:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+async def generate(args: argparse.Namespace, settings: ProviderSettings) -> str:
+    """Run one job; returns the line to print on stdout (a URL or a file path)."""
+    image_path = Path(args.image)
+    try:
+        raw = await asyncio.to_thread(image_path.read_bytes)
+    except OSError as exc:
+        raise CLIError(f"cannot read the image {str(image_path)!r}: {exc.strerror}") from None
+    orientation: Orientation = args.orientation
+
+    async with aiohttp.ClientSession() as session:
+        provider = make_provider(session, settings)
+        try:
+            spec, duration = provider.capabilities.validate(
+                model=args.model or settings.model,
+                duration=args.duration,
+                orientation=orientation,
+                hd=args.hd,
+            )
+        except UnsupportedOption as exc:
+            raise CLIError(str(exc)) from None
+        try:
+            image = await prepare_image_async(
+                raw,
+                spec.size(orientation, args.hd),
+                fit=settings.image_fit,
+                max_bytes=settings.image_max_bytes,
+                max_pixels=settings.image_max_pixels,
+            )
+        except ImageError as exc:
+            raise CLIError(str(exc)) from None
+        request = VideoRequest(
+            prompt=args.prompt,
+            image=image,
+            duration=duration,
+            orientation=orientation,
+            model=spec.name,
+            hd=args.hd,
+        )
+        display = StderrProgress(sys.stderr)
+        result: Completed | None = None
+        try:
+            async for event in provider.generate(request):
+                if isinstance(event, Submitted):
+                    display.stream.write(f"submitted: task {event.task_id}\n")
+                elif isinstance(event, Queued):
+                    display.show(ProgressState("queued", status=event.status))
+                elif isinstance(event, Progress):
+                    display.show(ProgressState("generating", event.percent, event.status))
+                elif isinstance(event, Completed):
+                    display.show(ProgressState("finishing", 100.0, "completed"))
+                    result = event
+                elif isinstance(event, Failed):
+                    raise CLIError(cli_reason(event.error))
+        finally:
+            display.close()
+        if result is None:  # a provider bug: the stream ended without an end event
+            raise CLIError("the provider stream ended without a result")
+        return await _deliver(session, result, args.output)
+
+
+async def _deliver(session: aiohttp.ClientSession, result: Completed, output: str | None) -> str:
+    """The stdout line: the URL, or where the video was saved."""
+    if result.url and not output:
+        return result.url
+    dest = Path(output) if output else Path(f"sora-{time.strftime('%Y%m%d-%H%M%S')}.mp4")
+    if result.content is not None:
+        await asyncio.to_thread(dest.write_bytes, result.content)
+    else:
+        assert result.url is not None
+        try:
+            await download_to_file(session, result.url, dest, max_bytes=MAX_VIDEO_BYTES)
+        except DownloadError as exc:
+            raise CLIError(str(exc)) from None
+    return str(dest)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sora-bot", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="make one video with the configured provider")
+    gen.add_argument("--image", required=True, help="path of the input image")
+    gen.add_argument("--prompt", required=True, help="what should happen in the video")
+    gen.add_argument("--duration", type=int, help="seconds (default: the model's shortest)")
+    gen.add_argument("--orientation", choices=ORIENTATIONS, default="portrait")
+    gen.add_argument("--model", help="model name (default: PROVIDER_MODEL)")
+    gen.add_argument("--hd", action="store_true", help="HD output, where the model has it")
+    gen.add_argument("--output", help="save the mp4 here instead of printing its URL")
+
+    fake = sub.add_parser("fake-provider", help="run a local fake provider for trying the bot")
+    fake.add_argument("--protocol", choices=("chat", "generations", "videos"), required=True)
+    fake.add_argument("--host", default="127.0.0.1")
+    fake.add_argument("--port", type=int, default=8089)
+    fake.add_argument("--api-key", default="test-key", help="the key clients must send")
+    fake.add_argument("--step-delay", type=float, default=1.0, help="seconds per progress step")
+    fake.add_argument("--steps", type=int, default=10)
+    fake.add_argument("--fail-at", type=int, help="fail with a policy refusal at this percent")
+    fake.add_argument(
+        "--chat-style",
+        default="gptproto",
+        choices=("gptproto", "aitre", "reasoning", "html", "plain"),
+    )
+
+    sub.add_parser("run", help="start the Discord bot (same as python -m bot)")
+    return parser
+
+
+def _fake_provider(args: argparse.Namespace) -> int:
+    from bot.fake_provider.app import serve
+    from bot.fake_provider.scenario import Scenario
+
+    scenario = Scenario(
+        api_key=args.api_key,
+        steps=args.steps,
+        step_delay=args.step_delay,
+        fail_at=args.fail_at,
+        chat_style=args.chat_style,
+    )
+    print(
+        f"fake {args.protocol} provider on http://{args.host}:{args.port} "
+        f"(key {args.api_key!r}); Ctrl+C stops it",
+        file=sys.stderr,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args.protocol, args.port, scenario, host=args.host))
+    return 0
+
+
+def _fail(message: str, code: int = 1) -> int:
+    sys.stdout.flush()
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``sora-bot`` console script."""
+    args = _parser().parse_args(argv)
+    load_dotenv(override=False)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "run":
+        from bot.__main__ import main as run_bot
+
+        return run_bot()
+    if args.command == "fake-provider":
+        return _fake_provider(args)
+    try:
+        settings = ProviderSettings.from_env()
+    except ConfigError as exc:
+        return _fail(str(exc), 2)
+    try:
+        line = asyncio.run(generate(args, settings))
+    except CLIError as exc:
+        return _fail(redact(str(exc), settings.api_key))
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except Exception as exc:  # a bug: still one line for the operator, details in debug log
+        log.debug("generate failed", exc_info=True)
+        return _fail(redact(f"unexpected {type(exc).__name__}: {exc}", settings.api_key))
+    print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

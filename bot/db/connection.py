@@ -1,0 +1,77 @@
+"""Opening the SQLite file: a private file, the connection pragmas, then migrations."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from pathlib import Path
+
+import aiosqlite
+
+from bot.db.errors import StoreError, wrap_sqlite_error
+from bot.db.migrate import apply_migrations
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BUSY_TIMEOUT = 5.0
+
+
+async def connect(
+    location: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+) -> aiosqlite.Connection:
+    """A configured, migrated connection to ``location``; the caller closes it.
+
+    ``isolation_level=None`` leaves transactions to us: the store issues its own
+    ``BEGIN IMMEDIATE``, which the sqlite3 module's implicit transactions would
+    otherwise pre-empt with a deferred ``BEGIN``.
+    """
+    if location != ":memory:":
+        prepare_file(Path(location))
+    try:
+        conn = await aiosqlite.connect(location, timeout=busy_timeout, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise wrap_sqlite_error(exc) from exc
+    try:
+        conn.row_factory = sqlite3.Row
+        version = await configure(conn, busy_timeout)
+    except BaseException as exc:
+        await conn.close()
+        if isinstance(exc, sqlite3.Error):
+            raise wrap_sqlite_error(exc) from exc
+        raise
+    log.info("opened database %s (schema v%d)", location, version)
+    return conn
+
+
+def prepare_file(path: Path) -> None:
+    """Create the parent directory and an owner-only database file before SQLite opens it.
+
+    The file holds interaction tokens that can post as the bot. Creating it
+    ourselves with mode 0600 avoids a window in which SQLite's default 0644 file
+    exists; SQLite gives its -wal/-shm files the database's mode, and any left
+    from an older, looser file are tightened too.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+        for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            if candidate.exists():
+                candidate.chmod(0o600)
+    except OSError as exc:
+        raise StoreError(f"cannot create database file {path}: {exc}") from exc
+
+
+async def configure(conn: aiosqlite.Connection, busy_timeout: float) -> int:
+    """Set the per-connection pragmas and migrate; return the schema version."""
+    await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000):d}")
+    async with conn.execute("PRAGMA journal_mode = WAL") as cur:
+        row = await cur.fetchone()
+    if row is None or str(row[0]).lower() != "wal":
+        # e.g. :memory: or a filesystem without shared memory: still correct, less concurrent.
+        log.warning("database journal_mode is %s, not wal", row[0] if row else None)
+    # NORMAL is durable across application crashes in WAL mode; only a power cut
+    # can lose the last commits, which is acceptable for a bot's job table.
+    await conn.execute("PRAGMA synchronous = NORMAL")
+    await conn.execute("PRAGMA foreign_keys = ON")
+    return await apply_migrations(conn)

@@ -1,0 +1,63 @@
+"""Typed errors of the database layer.
+
+Two families, kept apart on purpose:
+
+* :class:`StoreError` means the database itself failed (locked, disk full,
+  corrupt, closed). The operation was rolled back; nothing was written.
+* :class:`QuotaError` means the database worked and the answer is "no": the
+  member is over their daily credits or has too many videos in flight. Cogs turn
+  these into a friendly message; they are not faults to log with a traceback.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+
+# SQLite's primary result codes for "someone else holds the lock". Extended codes
+# (e.g. SQLITE_BUSY_SNAPSHOT = 517) carry the primary code in the low byte.
+_BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+
+
+class StoreError(Exception):
+    """The database failed; the operation was rolled back and wrote nothing."""
+
+
+class StoreBusy(StoreError):
+    """Another connection held the write lock for longer than ``busy_timeout``.
+
+    Worth retrying later, unlike most other :class:`StoreError`\\ s.
+    """
+
+
+def wrap_sqlite_error(exc: sqlite3.Error) -> StoreError:
+    """The :class:`StoreError` to raise (``from exc``) for a sqlite3 exception."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF in _BUSY_CODES:
+        return StoreBusy(f"database is busy: {exc}")
+    return StoreError(f"database error: {exc}")
+
+
+class QuotaError(Exception):
+    """Base of the reasons :meth:`~bot.db.store.Store.reserve` refuses a job."""
+
+
+class QuotaExceeded(QuotaError):
+    """The member has used ``used`` of ``limit`` credits today; it resets at ``resets_at``."""
+
+    def __init__(self, used: int, limit: int, resets_at: datetime) -> None:
+        super().__init__(
+            f"daily quota exceeded: {used}/{limit} credits used, resets at {resets_at.isoformat()}"
+        )
+        self.used = used
+        self.limit = limit
+        self.resets_at = resets_at
+
+
+class TooManyRunning(QuotaError):
+    """The member already has ``running`` unfinished jobs, the most allowed is ``limit``."""
+
+    def __init__(self, running: int, limit: int) -> None:
+        super().__init__(f"too many unfinished jobs: {running} running, limit {limit}")
+        self.running = running
+        self.limit = limit

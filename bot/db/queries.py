@@ -1,0 +1,72 @@
+"""The SQL the store runs, in one place so the schema and its uses are read together.
+
+Status lists are bound as parameters (``?, ?, ?`` for the three unfinished
+statuses) so the Python constants stay the single source of truth.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from bot.db.models import JOB_COLUMNS
+
+_ACTIVE: Final = "(?, ?, ?)"  # bound to models.ACTIVE_STATUSES
+
+SELECT_JOB: Final = f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"
+
+UNFINISHED_JOBS: Final = (
+    f"SELECT {JOB_COLUMNS} FROM jobs WHERE status IN {_ACTIVE} ORDER BY created_at, id"
+)
+
+RECENT_JOBS: Final = (
+    f"SELECT {JOB_COLUMNS} FROM jobs WHERE user_id = ? ORDER BY id DESC LIMIT ? OFFSET ?"
+)
+
+RUNNING_COUNT: Final = f"SELECT COUNT(*) FROM jobs WHERE user_id = ? AND status IN {_ACTIVE}"
+
+USED_ON_DAY: Final = "SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE user_id = ? AND day = ?"
+
+INSERT_JOB: Final = """
+INSERT INTO jobs (
+    user_id, guild_id, channel_id, interaction_token, application_id, prompt, options,
+    image_url, protocol, cost, day, created_at, updated_at, status
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued')
+"""
+
+INSERT_RESERVE: Final = """
+INSERT INTO ledger (job_id, user_id, day, amount, kind, created_at)
+VALUES (?, ?, ?, ?, 'reserve', ?)
+"""
+
+# The status guard in the WHERE makes settling idempotent: only the first call
+# matches a row. Result and error keep an earlier value when not given.
+SETTLE_JOB: Final = f"""
+UPDATE jobs SET
+    status = ?,
+    finished_at = ?,
+    updated_at = ?,
+    result_url = COALESCE(?, result_url),
+    error = COALESCE(?, error),
+    interaction_token = NULL
+WHERE id = ? AND status IN {_ACTIVE}
+"""
+
+# The refund mirrors the reservation row itself: same member, same day (the day
+# the credit was taken, not today) and the same amount. ON CONFLICT DO NOTHING
+# rather than INSERT OR IGNORE, because OR IGNORE would also swallow CHECK and
+# NOT NULL violations; only the UNIQUE(job_id, kind) duplicate is expected.
+INSERT_REFUND: Final = """
+INSERT INTO ledger (job_id, user_id, day, amount, kind, created_at)
+SELECT job_id, user_id, day, -amount, 'refund', ?
+FROM ledger WHERE job_id = ? AND kind = 'reserve'
+ON CONFLICT (job_id, kind) DO NOTHING
+"""
+
+UPDATE_ACTIVE_JOB: Final = "UPDATE jobs SET {sets} WHERE id = ? AND status IN " + _ACTIVE
+
+GET_META: Final = "SELECT value FROM meta WHERE key = ?"
+
+SET_META: Final = """
+INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+"""

@@ -1,0 +1,311 @@
+"""The one place the bot talks to SQLite: jobs and the per-member credit ledger.
+
+Every video costs the operator money, so quota changes are exact: a credit is
+reserved together with the job in one ``BEGIN IMMEDIATE`` transaction, and
+refunded at most once, in the same transaction that ends the job.
+
+One :class:`Store` owns one aiosqlite connection. aiosqlite runs statements one
+at a time, but two coroutines sharing a connection would still interleave their
+*transactions*, so every operation holds ``self._lock``. Across processes (or
+several Stores on one file) ``BEGIN IMMEDIATE`` serialises the writers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any, Self
+
+import aiosqlite
+
+from bot.db import queries
+from bot.db.connection import DEFAULT_BUSY_TIMEOUT, connect
+from bot.db.errors import QuotaExceeded, TooManyRunning, wrap_sqlite_error
+from bot.db.migrate import immediate
+from bot.db.models import (
+    ACTIVE_STATUSES,
+    FINAL_STATUSES,
+    ActiveStatus,
+    FinalStatus,
+    Job,
+    Usage,
+    dump_options,
+    next_reset,
+    quota_day,
+    utc,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Store:
+    """Jobs and credits in one SQLite file. Create it with ``async with Store.open(path)``."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
+        """Wrap an already configured connection; use :meth:`open` instead."""
+        self._conn = conn
+        self._lock = asyncio.Lock()
+        self.path = path
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls, path: str | os.PathLike[str], *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    ) -> AsyncIterator[Self]:
+        """Open (creating if needed) the database at ``path``, migrate it, close it on exit.
+
+        The parent directory is created and the file made owner-only (0600), see
+        :func:`~bot.db.connection.prepare_file`. ``busy_timeout`` is how
+        many seconds to wait for another connection's write lock before
+        :class:`~bot.db.errors.StoreBusy`.
+        """
+        location = os.fspath(path)
+        conn = await connect(location, busy_timeout)
+        try:
+            yield cls(conn, location)
+        finally:
+            await conn.close()
+
+    # ------------------------------------------------------------ plumbing
+
+    @asynccontextmanager
+    async def _locked(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Exclusive use of the connection, with sqlite3 errors turned into StoreError."""
+        async with self._lock:
+            try:
+                yield self._conn
+            except sqlite3.Error as exc:
+                raise wrap_sqlite_error(exc) from exc
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction: all or nothing, and the connection is idle afterwards."""
+        async with self._locked() as conn, immediate(conn):
+            yield conn
+
+    # _one and _scalar run on the connection as is: the caller already holds
+    # self._lock (and, for writes, the transaction).
+    async def _one(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Row | None:
+        async with self._conn.execute(sql, params) as cur:
+            row: sqlite3.Row | None = await cur.fetchone()
+            return row
+
+    async def _jobs(self, sql: str, params: tuple[Any, ...]) -> list[Job]:
+        async with self._locked() as conn, conn.execute(sql, params) as cur:
+            rows = await cur.fetchall()
+        return [Job.from_row(row) for row in rows]
+
+    async def _scalar(self, sql: str, params: tuple[Any, ...]) -> int:
+        row = await self._one(sql, params)
+        return int(row[0]) if row is not None and row[0] is not None else 0
+
+    # ------------------------------------------------------------ quota
+
+    async def reserve(
+        self,
+        *,
+        user_id: int,
+        guild_id: int | None,
+        channel_id: int,
+        prompt: str,
+        options: Mapping[str, Any],
+        image_url: str | None,
+        protocol: str,
+        cost: int,
+        daily_limit: int,
+        max_running: int,
+        interaction_token: str | None = None,
+        application_id: int | None = None,
+        now: datetime | None = None,
+    ) -> Job:
+        """Create a queued job and reserve its ``cost`` in credits, or refuse and write nothing.
+
+        Raises :class:`~bot.db.errors.QuotaExceeded` if today's credits plus
+        ``cost`` would pass ``daily_limit``, and
+        :class:`~bot.db.errors.TooManyRunning` if the member already has
+        ``max_running`` unfinished jobs. The checks and both inserts are one
+        transaction, so concurrent requests cannot overspend.
+        """
+        if cost < 0 or daily_limit < 0 or max_running < 0:
+            raise ValueError("cost, daily_limit and max_running must not be negative")
+        if not protocol:
+            raise ValueError("protocol must not be empty")
+        at = utc(now)
+        ts, day = at.timestamp(), quota_day(at)
+        options_json = dump_options(options)
+        async with self._transaction() as conn:
+            used = await self._scalar(queries.USED_ON_DAY, (user_id, day))
+            if used + cost > daily_limit:
+                raise QuotaExceeded(used, daily_limit, next_reset(at))
+            running = await self._scalar(queries.RUNNING_COUNT, (user_id, *ACTIVE_STATUSES))
+            if running >= max_running:
+                raise TooManyRunning(running, max_running)
+            async with conn.execute(
+                queries.INSERT_JOB,
+                (
+                    user_id,
+                    guild_id,
+                    channel_id,
+                    interaction_token,
+                    application_id,
+                    prompt,
+                    options_json,
+                    image_url,
+                    protocol,
+                    cost,
+                    day,
+                    ts,
+                    ts,
+                ),
+            ) as cur:
+                job_id = cur.lastrowid
+            await conn.execute(queries.INSERT_RESERVE, (job_id, user_id, day, cost, ts))
+            row = await self._one(queries.SELECT_JOB, (job_id,))
+        assert row is not None  # inserted in the transaction that just committed
+        log.info("reserved job %s: user %s, %d credit(s) on %s", job_id, user_id, cost, day)
+        return Job.from_row(row)
+
+    async def settle(
+        self,
+        job_id: int,
+        status: FinalStatus,
+        *,
+        result_url: str | None = None,
+        error: str | None = None,
+        now: datetime | None = None,
+    ) -> bool:
+        """End a job exactly once; return True if this call ended it.
+
+        A job already final (or unknown) is left alone and False is returned, so
+        a result reported twice (the poller and a cancel button racing) is
+        harmless. ``failed`` and ``cancelled`` refund the reservation on the day
+        it was reserved for, in the same transaction as the status change.
+        """
+        if status not in FINAL_STATUSES:
+            raise ValueError(f"settle() needs a final status, not {status!r}")
+        ts = utc(now).timestamp()
+        async with self._transaction() as conn:
+            async with conn.execute(
+                queries.SETTLE_JOB,
+                (status, ts, ts, result_url, error, job_id, *ACTIVE_STATUSES),
+            ) as cur:
+                ended = cur.rowcount == 1
+            if ended and status != "completed":
+                await conn.execute(queries.INSERT_REFUND, (ts, job_id))
+        if ended:
+            log.info("job %s %s", job_id, status)
+        else:
+            log.debug("job %s already final or unknown; %s ignored", job_id, status)
+        return ended
+
+    # ------------------------------------------------------------ job updates
+
+    async def update_job(
+        self,
+        job_id: int,
+        *,
+        status: ActiveStatus | None = None,
+        provider_task_id: str | None = None,
+        progress: float | None = None,
+        message_id: int | None = None,
+        channel_id: int | None = None,
+        started_at: datetime | float | None = None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Record progress on an unfinished job; return False if it is final or unknown.
+
+        Only the arguments given are changed, and ``updated_at`` is touched. A
+        final job is never modified, so a late progress event cannot resurrect a
+        cancelled job. Moving to ``submitted``/``running`` fills ``started_at``
+        if it is still empty; ``started_at`` may be an aware datetime or epoch
+        seconds. Final statuses go through :meth:`settle`.
+        """
+        if status is not None and status not in ACTIVE_STATUSES:
+            raise ValueError(f"update_job() takes an unfinished status, not {status!r}")
+        ts = utc(now).timestamp()
+        sets: list[str] = ["updated_at = ?"]
+        params: list[object] = [ts]
+        if status is not None:
+            sets.append("status = ?")
+            params.append(status)
+        if started_at is not None:
+            sets.append("started_at = ?")
+            params.append(
+                utc(started_at).timestamp() if isinstance(started_at, datetime) else started_at
+            )
+        elif status in ("submitted", "running"):
+            sets.append("started_at = COALESCE(started_at, ?)")
+            params.append(ts)
+        if progress is not None and not math.isnan(progress):
+            # A provider reporting 103% should not turn into a failed job.
+            sets.append("progress = ?")
+            params.append(min(max(float(progress), 0.0), 100.0))
+        for column, value in (
+            ("provider_task_id", provider_task_id),
+            ("message_id", message_id),
+            ("channel_id", channel_id),
+        ):
+            if value is not None:
+                sets.append(f"{column} = ?")
+                params.append(value)
+        # Column names come from the fixed list above, never from the caller.
+        sql = queries.UPDATE_ACTIVE_JOB.format(sets=", ".join(sets))
+        async with (
+            self._locked() as conn,
+            conn.execute(sql, (*params, job_id, *ACTIVE_STATUSES)) as cur,
+        ):
+            return cur.rowcount == 1
+
+    # ------------------------------------------------------------ reads
+
+    async def get_job(self, job_id: int) -> Job | None:
+        """The job with this id, or None."""
+        async with self._locked():
+            row = await self._one(queries.SELECT_JOB, (job_id,))
+        return None if row is None else Job.from_row(row)
+
+    async def unfinished_jobs(self) -> list[Job]:
+        """Every job not yet final, oldest first: what to resume after a restart."""
+        return await self._jobs(queries.UNFINISHED_JOBS, ACTIVE_STATUSES)
+
+    async def recent_jobs(self, user_id: int, limit: int = 10, offset: int = 0) -> list[Job]:
+        """A member's jobs, newest first, ``limit`` at a time from ``offset``."""
+        if limit < 0 or offset < 0:
+            raise ValueError("limit and offset must not be negative")
+        return await self._jobs(queries.RECENT_JOBS, (user_id, limit, offset))
+
+    async def running_count(self, user_id: int) -> int:
+        """How many of the member's jobs are queued, submitted or running."""
+        async with self._locked():
+            return await self._scalar(queries.RUNNING_COUNT, (user_id, *ACTIVE_STATUSES))
+
+    async def usage(self, user_id: int, daily_limit: int, *, now: datetime | None = None) -> Usage:
+        """The member's credits on the UTC day of ``now``, against ``daily_limit``."""
+        at = utc(now)
+        async with self._locked():
+            used = await self._scalar(queries.USED_ON_DAY, (user_id, quota_day(at)))
+        return Usage(
+            used=used,
+            limit=daily_limit,
+            remaining=max(daily_limit - used, 0),
+            resets_at=next_reset(at),
+        )
+
+    # ------------------------------------------------------------ bot metadata
+
+    async def get_meta(self, key: str) -> str | None:
+        """A small piece of bot state by name (e.g. the last synced command hash), or None."""
+        async with self._locked():
+            row = await self._one(queries.GET_META, (key,))
+        return None if row is None else str(row[0])
+
+    async def set_meta(self, key: str, value: str, *, now: datetime | None = None) -> None:
+        """Store ``value`` under ``key``, replacing any earlier value."""
+        async with self._locked() as conn:
+            await conn.execute(queries.SET_META, (key, value, utc(now).timestamp()))

@@ -1,0 +1,85 @@
+"""Pure rendering of what members see: job headers, progress, results, failures, quota."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.progress import ProgressState, render_line
+
+CONTENT_LIMIT = 2000
+PROMPT_PREVIEW = 600
+
+
+def quote(text: str, limit: int = PROMPT_PREVIEW) -> str:
+    """``text`` as a Markdown block quote, shortened to ``limit`` characters."""
+    text = text.strip()
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return "\n".join("> " + line for line in text.splitlines() or [""])
+
+
+def header(user_id: int, options: dict[str, object]) -> str:
+    """First lines of every job message: who asked, with which options, and the prompt."""
+    parts = [
+        f"{options.get('duration')}s",
+        str(options.get("orientation")),
+        str(options.get("model")),
+    ]
+    if options.get("hd"):
+        parts.append("HD")
+    return f"🎬 **Video for <@{user_id}>** · {' · '.join(parts)}"
+
+
+def _fit(text: str) -> str:
+    return text if len(text) <= CONTENT_LIMIT else text[: CONTENT_LIMIT - 1] + "…"
+
+
+def progress_message(
+    user_id: int, prompt: str, options: dict[str, object], state: ProgressState
+) -> str:
+    """The public progress message."""
+    return _fit(f"{header(user_id, options)}\n{quote(prompt)}\n{render_line(state)}")
+
+
+def success_message(
+    user_id: int,
+    prompt: str,
+    options: dict[str, object],
+    *,
+    url: str | None,
+    attached: bool,
+    elapsed: str,
+) -> str:
+    """The finished job: prompt, the link, and a note when the file could not be attached."""
+    lines = [header(user_id, options), quote(prompt), f"✅ Done in {elapsed}."]
+    if url:
+        lines.append(f"🔗 {url}")
+    if not attached:
+        if url:
+            lines.append("The video is too large to upload here, so it is shared as a link.")
+        else:
+            lines.append(
+                "⚠️ The video is too large to upload here and the service gave no public link."
+            )
+    return _fit("\n".join(lines))
+
+
+def failure_message(user_id: int, prompt: str, options: dict[str, object], reason: str) -> str:
+    """The failed job: why, and that the credit came back."""
+    return _fit(
+        f"{header(user_id, options)}\n{quote(prompt)}\n"
+        f"❌ {reason}\nYour credit was refunded; nothing was charged."
+    )
+
+
+def quota_message(used: int, limit: int, running: int, resets_at: datetime) -> str:
+    """The ``/quota`` answer."""
+    remaining = max(0, limit - used)
+    stamp = int(resets_at.timestamp())
+    lines = [
+        f"You have used **{used}** of **{limit}** credits today; **{remaining}** left.",
+        f"Your credits reset <t:{stamp}:R> (<t:{stamp}:f>).",
+    ]
+    if running:
+        lines.append(f"You have {running} video{'s' if running != 1 else ''} in progress.")
+    return "\n".join(lines)

@@ -1,0 +1,28 @@
+"""Build the configured provider."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from bot.config import ProviderSettings
+from bot.providers.base import Provider
+
+
+def make_provider(
+    session: aiohttp.ClientSession,
+    settings: ProviderSettings,
+    *,
+    notify_hook: str | None = None,
+) -> Provider:
+    """The provider for ``settings.protocol`` on ``session``."""
+    if settings.protocol == "chat":
+        from bot.providers.chat import ChatProvider
+
+        return ChatProvider(session, settings)
+    if settings.protocol == "generations":
+        from bot.providers.generations import GenerationsProvider
+
+        return GenerationsProvider(session, settings, notify_hook=notify_hook)
+    from bot.providers.videos import VideosProvider
+
+    return VideosProvider(session, settings)

@@ -1,0 +1,66 @@
+"""Cheap checks done before a job is accepted: no download, no provider call, no cost."""
+
+from __future__ import annotations
+
+from bot.providers.base import Capabilities, ModelSpec, Orientation
+from bot.providers.errors import UnsupportedOption
+
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
+
+
+class UserError(Exception):
+    """A problem with what the member asked for; the message is shown to them as is."""
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def check_attachment(
+    *,
+    filename: str,
+    content_type: str | None,
+    size: int,
+    width: int | None,
+    height: int | None,
+    max_bytes: int,
+) -> None:
+    """Refuse what is clearly not a usable image, from what Discord tells us about it."""
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if kind not in IMAGE_TYPES or not width or not height:
+        raise UserError(
+            f"`{filename[:80]}` is not an image the bot can use. "
+            "Please attach a PNG, JPEG, WebP or GIF picture."
+        )
+    if size > max_bytes:
+        raise UserError(
+            f"That image is too large ({_megabytes(size)}); the limit is {_megabytes(max_bytes)}."
+        )
+
+
+def check_prompt(prompt: str, max_length: int) -> str:
+    """The prompt, stripped; refuses empty and overlong prompts."""
+    text = prompt.strip()
+    if not text:
+        raise UserError("Please describe what should happen in the video.")
+    if len(text) > max_length:
+        raise UserError(
+            f"That prompt is {len(text)} characters long; the limit is {max_length}. "
+            "Please shorten it."
+        )
+    return text
+
+
+def check_options(
+    capabilities: Capabilities,
+    *,
+    model: str | None,
+    duration: int | None,
+    orientation: Orientation,
+    hd: bool,
+) -> tuple[ModelSpec, int]:
+    """The model spec and duration to use; refuses combinations the provider lacks."""
+    try:
+        return capabilities.validate(model=model, duration=duration, orientation=orientation, hd=hd)
+    except UnsupportedOption as exc:
+        raise UserError(str(exc)) from None

@@ -183,9 +183,14 @@ class ProviderHTTP:
 
     async def json(self, method: str, path: str, **kwargs: Any) -> JSONResponse:
         """Send a request and decode its JSON answer (ProviderProtocolError if it is not JSON)."""
-        async with self.open(method, path, **kwargs) as resp:
-            text = await resp.text(errors="replace")
-            headers = resp.headers
+        try:
+            async with self.open(method, path, **kwargs) as resp:
+                text = await resp.text(errors="replace")
+                headers = resp.headers
+        except (TimeoutError, aiohttp.ClientError) as exc:  # the body was cut off mid-read
+            raise ProviderUnavailable(
+                self.redact(f"{method} {path}: reading the answer failed: {type(exc).__name__}")
+            ) from None
         try:
             return JSONResponse(json.loads(text), headers)
         except ValueError:

@@ -1,0 +1,193 @@
+"""Fake ``generations`` task API (seed 003): ``/v2/videos/generations`` submit and query.
+
+Also plays the provider's side of ``notify_hook``: when a task given a hook
+ends, the final task JSON is POSTed there once, whether or not anybody polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bot.fake_provider.common import (
+    SIZE_MISMATCH,
+    FakeJob,
+    State,
+    check_auth,
+    error_response,
+    image_size,
+    injected_error,
+    record,
+)
+from bot.fake_provider.scenario import Recorder, Scenario
+
+log = logging.getLogger(__name__)
+
+PATH = "/v2/videos/generations"
+SIZES = {"9:16": (720, 1280), "16:9": (1280, 720)}
+DURATIONS = {"10", "15", "25"}
+PRO_MODELS = {"sora-2-pro"}
+_UPPER = {"queued": "QUEUED", "running": "IN_PROGRESS", "succeeded": "SUCCESS", "failed": "FAILURE"}
+_LOWER = {
+    "queued": "queued",
+    "running": "in_progress",
+    "succeeded": "succeeded",
+    "failed": "failed",
+}
+
+
+@dataclass
+class GenerationsState:
+    """The fake's tasks, the hook deliveries it made, and its background hook watchers."""
+
+    tasks: dict[str, FakeJob] = field(default_factory=dict)
+    hooks_sent: list[dict[str, Any]] = field(default_factory=list)
+    watchers: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+STATE_KEY = web.AppKey("generations_state", GenerationsState)
+
+
+def task_view(job: FakeJob, state: State, scenario: Scenario) -> dict[str, Any]:
+    """The task JSON of a status answer, shaped by the scenario's quirks."""
+    names = _LOWER if scenario.lowercase_status else _UPPER
+    status = names[state]
+    if state == "queued" and not scenario.lowercase_status and job.polls <= 1:
+        status = "NOT_START"
+    percent = 0 if state == "queued" else job.percent
+    stamp = str if scenario.string_timestamps else int
+    view: dict[str, Any] = {
+        "task_id": job.id,
+        "status": status,
+        "progress": percent if scenario.numeric_progress else f"{percent}%",
+        "fail_reason": scenario.fail_reason if state == "failed" else "",
+        "submit_time": stamp(job.created_wall),
+        "start_time": None if state == "queued" else stamp(job.created_wall + 1),
+        "finish_time": stamp(job.finished_wall) if job.finished_wall else None,
+        "data": None,
+    }
+    if state == "succeeded":
+        url = job.video_url
+        where = scenario.url_field
+        if where == "data.output":
+            view["data"] = {"output": url}
+        elif where == "data.outputs":
+            view["data"] = {"outputs": [url]}
+        else:
+            view[where] = url
+    return view
+
+
+def _validate(body: Any, scenario: Scenario) -> str | None:
+    """Why the submit body is refused, or ``None`` when it is acceptable."""
+    if not isinstance(body, dict):
+        return "Request body must be a JSON object"
+    if not isinstance(body.get("prompt"), str) or not body["prompt"].strip():
+        return "prompt is required"
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        return "model is required"
+    images = body.get("images")
+    if not isinstance(images, list) or not all(isinstance(i, str) for i in images):
+        return "images must be an array of strings"
+    ratio = body.get("aspect_ratio", "16:9")
+    if ratio not in SIZES:
+        return "aspect_ratio must be 16:9 or 9:16"
+    duration = str(body.get("duration", "10"))
+    if duration not in DURATIONS:
+        return "duration must be one of 10, 15, 25"
+    if duration == "25" and model not in PRO_MODELS:
+        return "Only sora-2-pro supports 25 seconds"
+    if body.get("hd") and model not in PRO_MODELS:
+        return "hd is only supported by sora-2-pro"
+    if scenario.check_image_size and images and images[0].startswith("data:"):
+        try:
+            data = base64.b64decode(images[0].split(",", 1)[1], validate=True)
+        except (IndexError, binascii.Error):
+            return "Invalid image data URL"
+        size = image_size(data)
+        if size is None:
+            return "Invalid image"
+        if size != SIZES[ratio]:
+            return SIZE_MISMATCH
+    return None
+
+
+async def _deliver_hook(
+    job: FakeJob, hook: str, scenario: Scenario, state: GenerationsState
+) -> None:
+    """Wait for the task to end on the scenario's clock, then POST it to ``hook`` once."""
+    outcome = job.settle(scenario, by_poll=False)
+    while outcome == "running":
+        # Re-read the scenario each step: tests may change it while the job runs.
+        await asyncio.sleep(max(scenario.step_delay, 0.005))
+        outcome = job.settle(scenario, by_poll=False)
+    payload = task_view(job, outcome, scenario)
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(hook, json=payload, timeout=aiohttp.ClientTimeout(total=10)) as resp,
+        ):
+            state.hooks_sent.append({"url": hook, "json": payload, "status": resp.status})
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        # The real provider does not retry either: polling is the fallback.
+        log.warning("notify_hook %s failed: %s", hook, exc)
+        state.hooks_sent.append({"url": hook, "json": payload, "status": None})
+
+
+def add_routes(app: web.Application, scenario: Scenario, recorder: Recorder) -> None:
+    """Serve the generations protocol on ``app``, driven by ``scenario``."""
+    state = GenerationsState()
+    app[STATE_KEY] = state
+
+    async def submit(request: web.Request) -> web.Response:
+        entry = await record(request, recorder, "json")
+        refusal = check_auth(request, scenario) or injected_error(scenario, scenario.submit_errors)
+        if refusal is not None:
+            return refusal
+        if scenario.insufficient_balance:
+            return error_response(403, type_="insufficient_user_quota")
+        body = entry["json"]
+        problem = _validate(body, scenario)
+        if problem is not None:
+            return error_response(400, problem, type_="invalid_request_error")
+        recorder.submissions += 1
+        job = FakeJob(str(uuid.uuid4()), str(request.url.origin()), body)
+        state.tasks[job.id] = job
+        hook = body.get("notify_hook")
+        if isinstance(hook, str) and hook.startswith(("http://", "https://")):
+            watcher = asyncio.create_task(_deliver_hook(job, hook, scenario, state))
+            state.watchers.add(watcher)
+            watcher.add_done_callback(state.watchers.discard)
+        return web.json_response({"task_id": job.id})
+
+    async def query(request: web.Request) -> web.Response:
+        await record(request, recorder)
+        refusal = check_auth(request, scenario) or injected_error(scenario, scenario.poll_errors)
+        if refusal is not None:
+            return refusal
+        job = state.tasks.get(request.match_info["task_id"])
+        if job is None:
+            return error_response(404, "task not found", type_="invalid_request_error")
+        if scenario.malformed_json and not job.malformed_sent:
+            job.malformed_sent = True
+            return web.Response(text='{"task_id": "' + job.id, content_type="application/json")
+        return web.json_response(task_view(job, job.settle(scenario, by_poll=True), scenario))
+
+    async def stop_watchers(app: web.Application) -> None:
+        watchers = list(state.watchers)
+        for watcher in watchers:
+            watcher.cancel()
+        await asyncio.gather(*watchers, return_exceptions=True)
+
+    app.router.add_post(PATH, submit)
+    app.router.add_get(PATH + "/{task_id}", query)
+    app.on_cleanup.append(stop_watchers)

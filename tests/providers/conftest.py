@@ -1,0 +1,15 @@
+"""Fixtures for provider tests (helpers live in ``provider_support.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """One client session per test, like the bot's one per process."""
+    async with aiohttp.ClientSession() as client:
+        yield client

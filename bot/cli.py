@@ -35,9 +35,13 @@ from bot.providers.base import (
     VideoRequest,
 )
 from bot.providers.errors import (
+    ContentRejected,
     ProviderAuthError,
     ProviderError,
     ProviderOutOfCredit,
+    ProviderRateLimited,
+    ProviderTimeout,
+    ProviderUnavailable,
     UnsupportedOption,
     redact,
 )
@@ -63,7 +67,13 @@ def cli_reason(error: ProviderError) -> str:
         return f"the provider refused: no permission or insufficient balance ({error})"
     if isinstance(error, UnsupportedOption):
         return str(error)
-    return f"{type(error).__name__}: {error}"
+    if isinstance(error, ContentRejected):
+        return f"the provider refused the content: {error}"
+    if isinstance(error, ProviderRateLimited | ProviderUnavailable):
+        return f"the provider is busy or unreachable: {error}"
+    if isinstance(error, ProviderTimeout):
+        return f"the job did not finish within PROVIDER_JOB_TIMEOUT: {error}"
+    return f"the provider failed: {error}"
 
 
 class StderrProgress:

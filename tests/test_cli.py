@@ -43,9 +43,7 @@ def photo(tmp_path: Path) -> Path:
 async def generate(
     base_url: str, protocol: str, *args: str, cwd: Path, key: str = KEY, **env: str
 ) -> Result:
-    environ = {
-        k: v for k, v in os.environ.items() if not k.startswith(("PROVIDER_", "DISCORD_"))
-    }
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("PROVIDER_", "DISCORD_"))}
     environ.update(
         PROVIDER_PROTOCOL=protocol,
         PROVIDER_BASE_URL=base_url,
@@ -141,9 +139,7 @@ async def test_bad_input_and_missing_setting(photo: Path, tmp_path: Path) -> Non
             fake.url, "videos", "--image", str(photo), "--prompt", "x", "--duration", "10",
             cwd=tmp_path,
         )  # fmt: skip
-        missing = await generate(
-            "", "videos", "--image", str(photo), "--prompt", "x", cwd=tmp_path
-        )
+        missing = await generate("", "videos", "--image", str(photo), "--prompt", "x", cwd=tmp_path)
         assert fake.recorder.submissions == 0
     assert not_image.code == 1 and "not an image" in not_image.last_err
     assert bad_duration.code == 1 and "4s, 8s, 12s" in bad_duration.last_err

@@ -1,0 +1,67 @@
+"""Bot-token routes about the application itself: login, gateway URL, commands."""
+
+from __future__ import annotations
+
+from . import errors, payloads
+from .http import Ctx, Reply, RouteDef, route
+
+ROUTES: list[RouteDef] = []
+
+
+def _check_app(ctx: Ctx) -> None:
+    if ctx.params["app_id"] != str(ctx.fake.application_id):
+        raise errors.ApiError(403, 50001, "Missing Access")
+
+
+def _guild_id(ctx: Ctx) -> int:
+    guild = ctx.fake.find_guild(int(ctx.params["guild_id"]))
+    if guild is None:
+        raise errors.ApiError(403, 50001, "Missing Access")
+    return guild.id
+
+
+@route(ROUTES, "GET", "/oauth2/applications/@me")
+async def application_info(ctx: Ctx) -> Reply:
+    """What ``Client.login`` reads after ``GET /users/@me``."""
+    return Reply(payloads.application(ctx.fake))
+
+
+@route(ROUTES, "GET", "/gateway", bot_auth=False)
+async def gateway(ctx: Ctx) -> Reply:
+    """The gateway URL (no auth on Discord either)."""
+    return Reply({"url": ctx.fake.gateway_url})
+
+
+@route(ROUTES, "GET", "/gateway/bot")
+async def gateway_bot(ctx: Ctx) -> Reply:
+    """What ``AutoShardedClient`` asks for: URL, shard count and session start limit."""
+    limit = {"total": 1000, "remaining": 999, "reset_after": 14400000, "max_concurrency": 1}
+    return Reply({"url": ctx.fake.gateway_url, "shards": 1, "session_start_limit": limit})
+
+
+@route(ROUTES, "GET", "/applications/{app_id}/commands")
+async def list_global(ctx: Ctx) -> Reply:
+    """Global commands."""
+    _check_app(ctx)
+    return Reply(ctx.fake.commands.registered(None))
+
+
+@route(ROUTES, "PUT", "/applications/{app_id}/commands")
+async def sync_global(ctx: Ctx) -> Reply:
+    """Bulk overwrite of global commands (``tree.sync()``)."""
+    _check_app(ctx)
+    return Reply(ctx.fake.commands.replace(None, ctx.json))
+
+
+@route(ROUTES, "GET", "/applications/{app_id}/guilds/{guild_id}/commands")
+async def list_guild(ctx: Ctx) -> Reply:
+    """Guild commands."""
+    _check_app(ctx)
+    return Reply(ctx.fake.commands.registered(_guild_id(ctx)))
+
+
+@route(ROUTES, "PUT", "/applications/{app_id}/guilds/{guild_id}/commands")
+async def sync_guild(ctx: Ctx) -> Reply:
+    """Bulk overwrite of a guild's commands (``tree.sync(guild=...)``)."""
+    _check_app(ctx)
+    return Reply(ctx.fake.commands.replace(_guild_id(ctx), ctx.json))

@@ -14,6 +14,7 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot import health
+from bot.buttons import CancelButton, RetryButton
 from bot.config import Settings
 from bot.db import Store
 from bot.jobs import JobService
@@ -80,7 +81,9 @@ class SoraBot(commands.Bot):
         self.session = session
         self.store = store
         self.provider = provider
-        self.jobs = JobService(settings=settings, store=store, provider=provider, session=session)
+        self.jobs = JobService(
+            settings=settings, store=store, provider=provider, session=session, client=self
+        )
         self.accepting = True
         self._heartbeat_path = health.heartbeat_path(settings.database_path)
 
@@ -92,8 +95,10 @@ class SoraBot(commands.Bot):
             except commands.ExtensionError:
                 log.exception("could not load %s", extension)
                 raise
+        self.add_dynamic_items(CancelButton, RetryButton)
         await self.sync_commands()
         self.heartbeat.start()
+        self.jobs.tasks.spawn(self.jobs.resume_unfinished(), name="resume-unfinished")
 
     @tasks.loop(seconds=health.INTERVAL)
     async def heartbeat(self) -> None:

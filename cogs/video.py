@@ -6,8 +6,8 @@ provider's capabilities, so members are only offered what will work.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -23,39 +23,6 @@ if TYPE_CHECKING:
     from bot.bot import SoraBot
 
 log = logging.getLogger(__name__)
-
-NO_MENTIONS = discord.AllowedMentions.none()
-UPLOAD_HEADROOM = 64 * 1024  # the multipart envelope and message payload share the limit
-
-
-class InteractionOutput:
-    """A job's message as the interaction's original response (edited via its webhook)."""
-
-    def __init__(self, interaction: discord.Interaction) -> None:
-        self.interaction = interaction
-        self.upload_limit = max(0, interaction.filesize_limit - UPLOAD_HEADROOM)
-
-    async def edit(self, content: str) -> None:
-        """Replace the progress text."""
-        await self.interaction.edit_original_response(content=content, allowed_mentions=NO_MENTIONS)
-
-    async def finish(self, content: str, video: Path | None) -> None:
-        """The final message; falls back to the link alone when Discord refuses the upload."""
-        if video is not None:
-            try:
-                await self.interaction.edit_original_response(
-                    content=content,
-                    attachments=[discord.File(video, filename=video.name)],
-                    allowed_mentions=NO_MENTIONS,
-                )
-                return
-            except discord.HTTPException as exc:
-                if exc.status != 413 and exc.code != 40005:
-                    raise
-                log.info("upload refused as too large; sending the link only")
-        await self.interaction.edit_original_response(
-            content=content, attachments=[], allowed_mentions=NO_MENTIONS
-        )
 
 
 class VideoCog(commands.Cog):
@@ -152,6 +119,14 @@ class VideoCog(commands.Cog):
                 image_url=image.url,
                 image_size=image.size,
             )
+        except UserError as exc:
+            await interaction.response.send_message(str(exc), ephemeral=True)
+            return
+        await self._launch(interaction, request)
+
+    async def _launch(self, interaction: discord.Interaction, request: JobRequest) -> None:
+        """Reserve the credit, defer publicly, remember the message, start the job."""
+        try:
             job = await self.bot.jobs.accept(request)
         except UserError as exc:
             await interaction.response.send_message(str(exc), ephemeral=True)
@@ -162,8 +137,37 @@ class VideoCog(commands.Cog):
             log.warning("job %s: could not defer (%s); refunding", job.id, exc)
             await self.bot.jobs.refund(job, "Discord did not accept the reply in time.")
             return
+        messenger = self.bot.jobs.messenger(job, interaction)
+        try:
+            message = await interaction.original_response()
+        except discord.HTTPException as exc:  # not fatal: the job can still post a new message
+            log.warning("job %s: could not read its message id: %s", job.id, exc)
+        else:
+            messenger.message_id = message.id
+            await self.bot.store.update_job(job.id, message_id=message.id)
         log.info("job %s accepted for user %s", job.id, interaction.user.id)
-        self.bot.jobs.start(job, request, InteractionOutput(interaction))
+        self.bot.jobs.start(job, request, messenger)
+
+    async def retry(self, interaction: discord.Interaction, job_id: int) -> None:
+        """The Retry button: the same image and options as a new job, with the usual checks."""
+        job = await self.bot.store.get_job(job_id)
+        try:
+            if job is None:
+                raise UserError("That video no longer exists.")
+            if job.user_id != interaction.user.id:
+                raise UserError("Only the member who asked for this video can retry it.")
+            if job.status not in ("failed", "cancelled"):
+                raise UserError("Only a failed or cancelled video can be retried.")
+            if not self.bot.accepting:
+                raise UserError("The bot is restarting. Please try again in a minute.")
+            request = self.bot.jobs.request_from_job(job)
+            request = dataclasses.replace(
+                request, channel_id=interaction.channel_id or job.channel_id
+            )
+        except UserError as exc:
+            await interaction.response.send_message(str(exc), ephemeral=True)
+            return
+        await self._launch(interaction, request)
 
 
 async def setup(bot: SoraBot) -> None:

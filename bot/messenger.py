@@ -1,0 +1,197 @@
+"""A job's public message, wherever it can live: nothing a member is owed gets lost.
+
+Order of preference, falling to the next on failure:
+
+1. the interaction's original response, through its webhook, while the 15-minute
+   token has more than ``TOKEN_MARGIN`` left;
+2. the same message edited with the bot token (``channel_id`` + ``message_id`` is
+   all that needs, so it also works after a restart);
+3. a new message in the channel, mentioning only the member (the old one was
+   deleted, or may not be edited);
+4. a direct message to the member (the bot may not post in the channel).
+
+Every call is bounded and never retries a 401/403/404 in a loop.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import discord
+
+from bot.buttons import Buttons, job_view
+
+log = logging.getLogger(__name__)
+
+TOKEN_MARGIN = dt.timedelta(seconds=90)
+UPLOAD_HEADROOM = 64 * 1024  # the request's JSON part shares the upload limit
+DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
+NO_MENTIONS = discord.AllowedMentions.none()
+
+Moved = Callable[[int, int], Awaitable[None]]  # (channel_id, message_id) of the new home
+
+
+class DeliveryFailed(Exception):
+    """No way left to reach the member."""
+
+
+def _too_large(exc: discord.HTTPException) -> bool:
+    return exc.status == 413 or exc.code == 40005
+
+
+class JobMessenger:
+    """Edits (and if need be re-creates) one job's message; see the module docstring."""
+
+    def __init__(
+        self,
+        client: discord.Client,
+        *,
+        job_id: int,
+        user_id: int,
+        channel_id: int,
+        message_id: int | None,
+        interaction: discord.Interaction | None = None,
+        upload_limit: int | None = None,
+        on_moved: Moved | None = None,
+    ) -> None:
+        self.client = client
+        self.job_id = job_id
+        self.user_id = user_id
+        self.channel_id = channel_id
+        self.message_id = message_id
+        self.interaction = interaction
+        self.on_moved = on_moved
+        self._channel_usable = True
+        self._dm: discord.Message | None = None
+        limit = upload_limit
+        if limit is None and interaction is not None:
+            limit = interaction.filesize_limit
+        self.upload_limit = max(0, (limit or DEFAULT_UPLOAD_LIMIT) - UPLOAD_HEADROOM)
+
+    @property
+    def via_interaction(self) -> bool:
+        """Whether the interaction token can still be used (with a safety margin)."""
+        if self.interaction is None:
+            return False
+        return self.interaction.expires_at - discord.utils.utcnow() > TOKEN_MARGIN
+
+    async def edit(self, content: str, buttons: Buttons = None) -> None:
+        """Show ``content`` (progress) with ``buttons``."""
+        await self._deliver(content, None, buttons)
+
+    async def finish(
+        self,
+        content: str,
+        video: Path | None,
+        buttons: Buttons = None,
+        *,
+        without_video: str | None = None,
+    ) -> bool:
+        """Show the final message, with the mp4 when given; returns whether it was attached.
+
+        When Discord refuses the upload as too large, ``without_video`` is sent instead.
+        """
+        if video is not None:
+            try:
+                await self._deliver(content, video, buttons)
+                return True
+            except discord.HTTPException as exc:
+                if not _too_large(exc):
+                    raise
+                log.info("job %s: upload refused as too large; sending the link", self.job_id)
+        await self._deliver(without_video or content, None, buttons, clear_files=True)
+        return False
+
+    async def _deliver(
+        self, content: str, video: Path | None, buttons: Buttons, *, clear_files: bool = False
+    ) -> None:
+        def edit_kwargs() -> dict[str, Any]:
+            # Fresh each attempt: discord.py closes a File once it was sent.
+            kwargs: dict[str, Any] = {
+                "content": content,
+                "view": job_view(self.job_id, buttons),
+                "allowed_mentions": NO_MENTIONS,
+            }
+            if video is not None:
+                kwargs["attachments"] = [discord.File(video, filename=video.name)]
+            elif clear_files:
+                kwargs["attachments"] = []
+            return kwargs
+
+        if self.via_interaction:
+            assert self.interaction is not None
+            try:
+                message = await self.interaction.edit_original_response(**edit_kwargs())
+                self.message_id = message.id
+                return
+            except discord.NotFound as exc:
+                if exc.code == 10008:  # the message was deleted: post a new one
+                    log.info("job %s: progress message was deleted", self.job_id)
+                    self.message_id = None
+                else:  # 10015 unknown webhook: the token is gone
+                    self.interaction = None
+            except discord.HTTPException as exc:
+                if _too_large(exc) or exc.status not in (401, 403):
+                    raise
+                log.info("job %s: interaction token refused (%s)", self.job_id, exc.code)
+                self.interaction = None
+        if self._channel_usable and await self._via_channel(edit_kwargs, video):
+            return
+        await self._via_dm(edit_kwargs, video)
+
+    async def _via_channel(
+        self, edit_kwargs: Callable[[], dict[str, Any]], video: Path | None
+    ) -> bool:
+        channel = self.client.get_partial_messageable(self.channel_id)
+        if self.message_id is not None:
+            try:
+                await channel.get_partial_message(self.message_id).edit(**edit_kwargs())
+                return True
+            except discord.NotFound:
+                log.info(
+                    "job %s: message %s is gone; posting a new one", self.job_id, self.message_id
+                )
+            except discord.Forbidden:
+                log.info("job %s: may not edit message %s", self.job_id, self.message_id)
+        try:
+            message = await channel.send(**self._send_kwargs(edit_kwargs(), video))
+        except (discord.Forbidden, discord.NotFound):
+            log.info("job %s: may not post in channel %s; using DMs", self.job_id, self.channel_id)
+            self._channel_usable = False
+            return False
+        await self._moved(message)
+        return True
+
+    async def _via_dm(self, edit_kwargs: Callable[[], dict[str, Any]], video: Path | None) -> None:
+        try:
+            if self._dm is not None:
+                await self._dm.edit(**edit_kwargs())
+                return
+            user = self.client.get_user(self.user_id) or await self.client.fetch_user(self.user_id)
+            self._dm = await user.send(**self._send_kwargs(edit_kwargs(), video))
+        except discord.HTTPException as exc:
+            if _too_large(exc):
+                raise
+            raise DeliveryFailed(f"job {self.job_id}: no way left to reach the member") from exc
+        await self._moved(self._dm)
+
+    def _send_kwargs(self, kwargs: dict[str, Any], video: Path | None) -> dict[str, Any]:
+        """Edit arguments turned into send arguments; a new message pings only its member."""
+        for file in kwargs.get("attachments", []):
+            file.close()
+        sent = {k: v for k, v in kwargs.items() if k != "attachments" and v is not None}
+        sent["allowed_mentions"] = discord.AllowedMentions(
+            everyone=False, roles=False, users=[discord.Object(self.user_id)]
+        )
+        if video is not None:
+            sent["file"] = discord.File(video, filename=video.name)
+        return sent
+
+    async def _moved(self, message: discord.Message) -> None:
+        self.channel_id, self.message_id = message.channel.id, message.id
+        if self.on_moved is not None:
+            await self.on_moved(self.channel_id, self.message_id)

@@ -75,3 +75,46 @@ async def test_missing_setting_stops_with_one_line(tmp_path: Path) -> None:
     lines = err.decode().strip().splitlines()
     assert lines == ["error: DISCORD_TOKEN is not set; see .env.example"]
     assert out == b""
+
+
+async def start_bot(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=cwd, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+
+async def stop_bot(proc: asyncio.subprocess.Process) -> str:
+    proc.send_signal(signal.SIGTERM)
+    _, err = await asyncio.wait_for(proc.communicate(), 15)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    return err.decode()
+
+
+async def test_sigterm_mid_job_then_restart_delivers_with_one_submission(tmp_path: Path) -> None:
+    scenario = Scenario(api_key=KEY, steps=10, step_delay=0.3)
+    async with FakeProvider("generations", scenario) as provider, FakeDiscord() as fake:
+        env = environment(fake, provider.url, tmp_path)
+        first = await start_bot(env, tmp_path)
+        try:
+            await fake.wait_for(lambda: fake.commands.names(fake.guilds[0].id), timeout=30)
+            await fake.wait_until_connected(timeout=30)
+            image = fake.upload(photo_bytes(), "photo.jpg")
+            ix = await fake.slash("video", {"image": image, "prompt": "snow falls"})
+            await fake.wait_for(lambda: provider.recorder.submissions == 1, timeout=30)
+            await fake.wait_for(
+                lambda: provider.recorder.count("GET", "/v2/videos") >= 1, timeout=30
+            )
+        finally:
+            started = time.monotonic()
+            await stop_bot(first)
+        assert time.monotonic() - started < 10
+        assert ix.content is not None and "✅" not in ix.content
+
+        second = await start_bot(env, tmp_path)
+        try:
+            await fake.wait_for(lambda: ix.content is not None and "✅" in ix.content, timeout=30)
+        finally:
+            await stop_bot(second)
+        assert provider.recorder.submissions == 1
+        assert ix.original is not None and len(ix.original.attachments) == 1

@@ -11,7 +11,9 @@ FROM python:3.11-slim
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    DATABASE_PATH=/data/sora-bot.sqlite3
+    DATABASE_PATH=/data/sora-bot.sqlite3 \
+    HEALTH_PORT=8080 \
+    HEALTH_HOST=0.0.0.0
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin sora \
  && mkdir -p /data && chown sora /data && chmod 700 /data
 COPY --from=build /opt/venv /opt/venv
@@ -19,6 +21,10 @@ WORKDIR /app
 USER sora
 VOLUME ["/data"]
 # Secrets come from the environment at run time (docker run --env-file .env), never the image.
+# /healthz and /metrics (publish the port only to where Prometheus scrapes from).
+EXPOSE 8080
+# With HEALTH_PORT set, the check asks /healthz (gateway, database, provider); with
+# HEALTH_PORT empty it falls back to the heartbeat file the bot touches while connected.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["python", "-m", "bot.health"]
 STOPSIGNAL SIGTERM

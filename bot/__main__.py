@@ -35,10 +35,21 @@ def point_discord_at(settings: Settings) -> None:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
 
 
+def client_session(settings: Settings) -> aiohttp.ClientSession:
+    """The process's one HTTP session, with a connection for every job that may run at once.
+
+    aiohttp allows 100 connections by default: a streamed (``chat``) job holds
+    one for its whole life, so a bigger ``JOBS_MAX_CONCURRENT`` would leave the
+    rest of the jobs waiting for a connection.
+    """
+    limit = max(100, settings.max_concurrent_jobs + 50)
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit))
+
+
 async def run(settings: Settings) -> None:
     """Run the bot until it is closed by a signal or a fatal error."""
     async with (
-        aiohttp.ClientSession() as session,
+        client_session(settings) as session,
         Store.open(settings.database_path) as store,
     ):
         provider = make_provider(session, settings.provider)
@@ -64,7 +75,12 @@ def main() -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    setup_logging(settings.log_level, settings.discord_token, settings.provider.api_key)
+    setup_logging(
+        settings.log_level,
+        settings.discord_token,
+        settings.provider.api_key,
+        json_format=settings.log_format == "json",
+    )
     point_discord_at(settings)
     try:
         asyncio.run(run(settings))

@@ -18,12 +18,14 @@ from bot.buttons import CancelButton, RetryButton
 from bot.config import Settings
 from bot.db import Store
 from bot.jobs import JobService
+from bot.metrics import Metrics
 from bot.providers.base import Provider
 from bot.validation import UserError
+from bot.web import HealthChecks, WebServer
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.video", "cogs.quota")
+EXTENSIONS = ("cogs.video", "cogs.quota", "cogs.admin", "cogs.history")
 COMMAND_HASH_KEY = "command_sync_hash"
 
 
@@ -38,7 +40,7 @@ class SoraTree(app_commands.CommandTree["SoraBot"]):
         if isinstance(original, UserError):
             message = str(original)
         elif isinstance(error, app_commands.CheckFailure):
-            message = "You cannot use this command here."
+            message = getattr(error, "user_message", "You cannot use this command here.")
         else:
             log.error(
                 "command %s failed",
@@ -69,6 +71,8 @@ class SoraBot(commands.Bot):
     ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
+        metrics = Metrics(settings.currency)
+        options.setdefault("http_trace", metrics.http_trace())  # counts Discord's 429s
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -86,6 +90,8 @@ class SoraBot(commands.Bot):
         )
         self.accepting = True
         self._heartbeat_path = health.heartbeat_path(settings.database_path)
+        self.metrics = metrics
+        self.web: WebServer | None = None
 
     async def setup_hook(self) -> None:
         """Load the listed extensions, install the error handler, sync commands if changed."""
@@ -98,7 +104,34 @@ class SoraBot(commands.Bot):
         self.add_dynamic_items(CancelButton, RetryButton)
         await self.sync_commands()
         self.heartbeat.start()
+        await self.jobs.open()
         self.jobs.tasks.spawn(self.jobs.resume_unfinished(), name="resume-unfinished")
+        await self.start_web()
+
+    async def start_web(self) -> None:
+        """Serve ``/healthz`` and ``/metrics`` when ``HEALTH_PORT`` is set."""
+        if self.settings.health_port is None or self.web is not None:
+            return
+        checks = HealthChecks(
+            connected=self.gateway_connected,
+            store=self.store,
+            session=self.session,
+            provider_url=self.settings.provider.base_url,
+            provider_timeout=self.settings.health_provider_timeout,
+        )
+        self.web = WebServer(
+            host=self.settings.health_host,
+            port=self.settings.health_port,
+            checks=checks,
+            metrics=self.metrics,
+            store=self.store,
+        )
+        await self.web.start()
+
+    def gateway_connected(self) -> bool:
+        """Whether the bot is logged in with an open gateway connection."""
+        ws = self.ws
+        return self.is_ready() and not self.is_closed() and ws is not None and ws.open
 
     @tasks.loop(seconds=health.INTERVAL)
     async def heartbeat(self) -> None:
@@ -147,3 +180,6 @@ class SoraBot(commands.Bot):
         self.heartbeat.cancel()
         await self.jobs.close()
         await super().close()
+        if self.web is not None:
+            await self.web.close()
+            self.web = None

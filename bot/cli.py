@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -171,7 +172,9 @@ async def _deliver(session: aiohttp.ClientSession, result: Completed, output: st
     if result.url and not output:
         return result.url
     dest = Path(output) if output else Path(f"sora-{time.strftime('%Y%m%d-%H%M%S')}.mp4")
-    if result.content is not None:
+    if result.file is not None:
+        await asyncio.to_thread(shutil.move, result.file, dest)
+    elif result.content is not None:
         await asyncio.to_thread(dest.write_bytes, result.content)
     else:
         assert result.url is not None

@@ -10,7 +10,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+from bot.costs import CostTable, PriceTable, RuleError, parse_money
+from bot.prompt_filter import FilterError, PromptFilter
+from bot.scheduler import EditBudget
 
 Protocol = Literal["chat", "generations", "videos"]
 PROTOCOLS: tuple[Protocol, ...] = ("chat", "generations", "videos")
@@ -79,6 +83,27 @@ class _Env:
 
     def csv(self, name: str) -> tuple[str, ...]:
         return tuple(p.strip() for p in self.env.get(name, "").split(",") if p.strip())
+
+    def ids(self, name: str, what: str = "ids") -> tuple[int, ...]:
+        found: list[int] = []
+        for raw in self.csv(name):
+            if not raw.isdigit():
+                raise ConfigError(f"{name} must be comma-separated {what} (got {raw!r})")
+            found.append(int(raw))
+        return tuple(found)
+
+    def optional_integer(self, name: str, *, minimum: int = 0) -> int | None:
+        return None if self.optional(name) is None else self.integer(name, 0, minimum=minimum)
+
+    def money(self, name: str) -> int | None:
+        """An optional amount of money, in micros (millionths of the currency unit)."""
+        raw = self.optional(name)
+        if raw is None:
+            return None
+        try:
+            return parse_money(raw, name)
+        except RuleError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 def normalize_base_url(raw: str, name: str = "PROVIDER_BASE_URL") -> str:
@@ -166,6 +191,26 @@ class Settings:
     log_level: str = "INFO"
     discord_api_base_url: str | None = None
     discord_gateway_url: str | None = None
+    # The operator's toolkit (issue 6); see README "Operator settings".
+    owner_ids: tuple[int, ...] = ()
+    cost_table: CostTable = field(default_factory=CostTable)
+    price_table: PriceTable = field(default_factory=PriceTable)
+    currency: str = "USD"
+    budget_daily_credits: int | None = None
+    budget_daily_micros: int | None = None
+    budget_server_daily_credits: int | None = None
+    budget_server_daily_micros: int | None = None
+    result_link_ttl: float = 3600.0
+    health_port: int | None = None
+    health_host: str = "127.0.0.1"
+    health_provider_timeout: float = 3.0
+    log_format: Literal["text", "json"] = "text"
+    prompt_filter: PromptFilter = field(default_factory=PromptFilter)
+    # Scale (issue 5): progress-edit budgets and push completion; see README "Push completion".
+    edit_budget: EditBudget = field(default_factory=EditBudget)
+    public_base_url: str | None = None
+    hook_host: str = "0.0.0.0"
+    hook_port: int = 8090
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -203,4 +248,52 @@ class Settings:
             ).upper(),
             discord_api_base_url=api_base,
             discord_gateway_url=gateway,
+            **_operator_settings(env),
+            **_push_settings(env),
         )
+
+
+def _push_settings(env: _Env) -> dict[str, Any]:
+    """``PUBLIC_BASE_URL`` (push completion on when set), ``HOOK_HOST`` and ``HOOK_PORT``."""
+    public = env.optional("PUBLIC_BASE_URL")
+    if public is not None:
+        public = public.rstrip("/")
+        if not public.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"PUBLIC_BASE_URL must start with http:// or https:// (got {public!r})"
+            )
+    return {
+        "public_base_url": public,
+        "hook_host": env.text("HOOK_HOST", "0.0.0.0"),
+        "hook_port": env.integer("HOOK_PORT", 8090, minimum=0, maximum=65535),
+    }
+
+
+def _operator_settings(env: _Env) -> dict[str, Any]:
+    """The operator's toolkit settings: owners, costs, budgets, health, logs, prompt filter."""
+    try:
+        cost_table = CostTable.parse(env.env.get("COST_TABLE", ""))
+        prices = env.optional("PRICE_PER_SECOND")
+        price_table = PriceTable.parse(prices) if prices else PriceTable()
+        prompt_filter = PromptFilter.from_settings(
+            env.env.get("BLOCKED_PROMPT_PATTERNS", ""), env.optional("BLOCKED_PROMPT_FILE")
+        )
+    except (RuleError, FilterError) as exc:
+        raise ConfigError(str(exc)) from None
+    port = env.optional("HEALTH_PORT")
+    return {
+        "owner_ids": env.ids("BOT_OWNER_IDS", "user ids"),
+        "cost_table": cost_table,
+        "price_table": price_table,
+        "currency": env.text("PRICE_CURRENCY", "USD"),
+        "budget_daily_credits": env.optional_integer("BUDGET_DAILY_CREDITS"),
+        "budget_daily_micros": env.money("BUDGET_DAILY_MONEY"),
+        "budget_server_daily_credits": env.optional_integer("BUDGET_SERVER_DAILY_CREDITS"),
+        "budget_server_daily_micros": env.money("BUDGET_SERVER_DAILY_MONEY"),
+        "result_link_ttl": env.number("RESULT_LINK_HOURS", 1, maximum=24 * 365) * 3600,
+        "health_port": None if port is None else env.integer("HEALTH_PORT", 0, maximum=65535),
+        "health_host": env.text("HEALTH_HOST", "127.0.0.1"),
+        "health_provider_timeout": env.number("HEALTH_PROVIDER_TIMEOUT", 3, minimum=0.1),
+        "log_format": env.choice("LOG_FORMAT", ("text", "json"), "text"),
+        "prompt_filter": prompt_filter,
+    }

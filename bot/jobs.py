@@ -13,14 +13,18 @@ from dataclasses import dataclass
 import aiohttp
 import discord
 
+from bot.admission import admit
 from bot.config import Settings
-from bot.db import QuotaExceeded, Store, StoreError, TooManyRunning
+from bot.db import Store, StoreError
 from bot.db.models import Job
+from bot.hooks import HookRegistry, HookServer, PushCapable
+from bot.logging_setup import job_context
 from bot.messages import failure_message
 from bot.messenger import JobMessenger
 from bot.providers.base import ModelSpec, Orientation, Provider
 from bot.providers.errors import UnsupportedOption
 from bot.runner import JobRun
+from bot.scheduler import EditScheduler
 from bot.slots import SlotQueue
 from bot.tasks import TaskSet
 from bot.validation import UserError
@@ -42,16 +46,24 @@ class JobRequest:
     hd: bool
     image_url: str
     image_size: int
+    # --- operator's rules (issue 6, bot.admission): the member's role ids, the
+    # parent of a thread, and the cost in credits (None: from COST_TABLE at accept).
+    role_ids: tuple[int, ...] = ()
+    parent_channel_id: int | None = None
+    cost: int | None = None
 
     @property
     def options(self) -> dict[str, object]:
-        """The options as stored with the job."""
-        return {
+        """The options as stored with the job (with its cost when it is not 1 credit)."""
+        options: dict[str, object] = {
             "model": self.model.name,
             "duration": self.duration,
             "orientation": self.orientation,
             "hd": self.hd,
         }
+        if self.cost is not None and self.cost != 1:
+            options["cost"] = self.cost
+        return options
 
 
 class JobService:
@@ -76,38 +88,33 @@ class JobService:
         self.waiting: dict[int, JobRun] = {}
         self.slots = SlotQueue(settings.max_concurrent_jobs, on_change=self._positions_changed)
         self.closing = False
+        # Scale (issue 5): one edit scheduler for every job's progress message, and push.
+        self.edits = EditScheduler(settings.progress_interval, settings.edit_budget)
+        self.hooks: HookRegistry | None = None
+        self.hook_server: HookServer | None = None
+        if settings.public_base_url and isinstance(provider, PushCapable):
+            self.hooks = HookRegistry(settings.public_base_url)
+            self.hook_server = HookServer(self.hooks, settings.hook_host, settings.hook_port)
+            provider.use_hooks(self.hooks)
+
+    async def open(self) -> None:
+        """Open what the jobs need besides Discord: the push-hook listener, when enabled."""
+        if self.hook_server is not None:
+            await self.hook_server.start()
 
     async def accept(self, request: JobRequest) -> Job:
-        """Reserve one job's credit atomically; UserError when over quota or limits."""
+        """Apply the operator's rules and reserve the job's credits atomically.
+
+        The rules (prompt filter, blocks, channels, limits, extra credits, budget
+        caps) and their refusal messages live in :mod:`bot.admission`.
+        """
         try:
-            return await self.store.reserve(
-                user_id=request.user_id,
-                guild_id=request.guild_id,
-                channel_id=request.channel_id,
-                prompt=request.prompt,
-                options=request.options,
-                image_url=request.image_url,
-                protocol=self.provider.name,
-                cost=1,
-                daily_limit=self.settings.quota_per_day,
-                max_running=self.settings.max_jobs_per_user,
-            )
-        except QuotaExceeded as exc:
-            stamp = int(exc.resets_at.timestamp())
-            raise UserError(
-                f"You have used all {exc.limit} of your videos for today. "
-                f"Your credits reset <t:{stamp}:R>."
-            ) from None
+            return await admit(self.store, self.settings, request, protocol=self.provider.name)
         except StoreError as exc:
             log.error("reserving a credit failed: %s", exc)
             raise UserError(
                 "The bot could not record your request right now. Nothing was charged; "
                 "please try again in a minute."
-            ) from None
-        except TooManyRunning as exc:
-            raise UserError(
-                f"You already have {exc.running} video(s) in progress "
-                f"(the limit is {exc.limit}). Please wait for one to finish."
             ) from None
 
     async def refund(self, job: Job, reason: str) -> None:
@@ -137,12 +144,20 @@ class JobService:
         messenger: JobMessenger,
         *,
         resume_task_id: str | None = None,
-    ) -> asyncio.Task[None]:
-        """Run ``job`` in the background; its message is kept up to date by ``messenger``."""
+    ) -> asyncio.Task[None] | None:
+        """Run ``job`` in the background; its message is kept up to date by ``messenger``.
+
+        Once :meth:`close` has begun nothing starts (the store and session are going
+        away): the job stays queued and the next start resumes it.
+        """
+        if self.closing:
+            log.info("job %s not started: the bot is shutting down", job.id)
+            return None
         run = JobRun(self, job, request, messenger, resume_task_id=resume_task_id)
         self.runs[job.id] = run
         self.waiting[job.id] = run
-        task = self.tasks.spawn(run.main(), name=f"job:{job.id}")
+        with job_context(job.id):  # every log line of the job's task carries its id
+            task = self.tasks.spawn(run.main(), name=f"job:{job.id}")
         task.add_done_callback(lambda _: self.runs.pop(job.id, None))
         run.task = task
         return task
@@ -168,6 +183,7 @@ class JobService:
             hd=bool(options.get("hd")),
             image_url=job.image_url or "",
             image_size=0,
+            cost=job.cost,
         )
 
     async def resume_unfinished(self) -> int:
@@ -240,3 +256,6 @@ class JobService:
         """Stop: jobs that can be resumed are left for the next start, the rest settle."""
         self.closing = True
         await self.tasks.cancel_all(timeout=7.0)
+        await self.edits.close()
+        if self.hook_server is not None:
+            await self.hook_server.close()

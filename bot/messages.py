@@ -27,6 +27,9 @@ def header(user_id: int, options: dict[str, object]) -> str:
     ]
     if options.get("hd"):
         parts.append("HD")
+    cost = options.get("cost")
+    if isinstance(cost, int) and cost != 1:  # weighted costs (COST_TABLE): say what it costs
+        parts.append(f"{cost} credits")
     return f"🎬 **Video for <@{user_id}>** · {' · '.join(parts)}"
 
 
@@ -72,14 +75,26 @@ def failure_message(user_id: int, prompt: str, options: dict[str, object], reaso
     )
 
 
-def quota_message(used: int, limit: int, running: int, resets_at: datetime) -> str:
-    """The ``/quota`` answer."""
+def quota_message(
+    used: int,
+    limit: int,
+    running: int,
+    resets_at: datetime,
+    *,
+    extra: int = 0,
+    blocked: bool = False,
+) -> str:
+    """The ``/quota`` answer; ``extra`` credits are the member's on top of the daily ones."""
     remaining = max(0, limit - used)
     stamp = int(resets_at.timestamp())
     lines = [
         f"You have used **{used}** of **{limit}** credits today; **{remaining}** left.",
         f"Your credits reset <t:{stamp}:R> (<t:{stamp}:f>).",
     ]
+    if extra:
+        lines.append(f"You also have **{extra}** extra credits, used once today's run out.")
+    if blocked:
+        lines.append("⛔ You are not allowed to make videos in this server.")
     if running:
         lines.append(f"You have {running} video{'s' if running != 1 else ''} in progress.")
     return "\n".join(lines)

@@ -132,8 +132,9 @@ class JobMessenger:
                 if exc.code == 10008:  # the message was deleted: post a new one
                     log.info("job %s: progress message was deleted", self.job_id)
                     self.message_id = None
-                else:  # 10015 unknown webhook: the token is gone
-                    self.interaction = None
+                # The webhook can only edit the original, which is gone (10008) or
+                # unreachable (10015): keep to the bot token, or every edit posts anew.
+                self.interaction = None
             except discord.HTTPException as exc:
                 if _too_large(exc) or exc.status not in (401, 403):
                     raise

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -35,7 +36,6 @@ from bot.providers.base import (
     VideoRequest,
 )
 from bot.providers.errors import ProviderAuthError, ProviderError, ProviderOutOfCredit
-from bot.reporter import ThrottledEditor
 from bot.validation import UserError
 
 if TYPE_CHECKING:
@@ -72,9 +72,7 @@ class JobRun:
         self.cancelled_by: int | None = None
         self.task: asyncio.Task[None] | None = None
         self.percent: float | None = None
-        self.editor = ThrottledEditor(
-            self._edit_progress, service.settings.progress_interval, name=f"job {job.id}"
-        )
+        self.editor = service.edits.handle(self._edit_progress, messenger, name=f"job {job.id}")
 
     # ------------------------------------------------------------------ display
 
@@ -150,7 +148,9 @@ class JobRun:
             hd=self.request.hd,
         )
         self.submitting = True
-        async for event in self.service.provider.generate(request):
+        events = self.service.provider.generate(request)
+        del image, request  # the image is not needed (nor kept) while the job renders
+        async for event in events:
             yield event
 
     async def _consume(self, events: AsyncIterator[Event]) -> None:
@@ -241,6 +241,14 @@ class JobRun:
     async def _fetch(self, result: Completed, dest: Path) -> bool:
         """Put the mp4 at ``dest`` when it fits the upload limit; False to share the link only."""
         limit = self.messenger.upload_limit
+        if result.file is not None:  # downloaded by the provider: move it, never copy it
+            try:
+                if result.file.stat().st_size > limit:
+                    return False
+                await asyncio.to_thread(shutil.move, result.file, dest)
+                return True
+            finally:
+                result.file.unlink(missing_ok=True)
         if result.content is not None:
             if len(result.content) > limit:
                 return False

@@ -8,6 +8,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.admission import standing
+from bot.member_context import role_ids
 from bot.messages import quota_message
 
 if TYPE_CHECKING:
@@ -23,12 +25,23 @@ class QuotaCog(commands.Cog):
     @app_commands.command(name="quota", description="See how many videos you can still make today")
     async def quota(self, interaction: discord.Interaction) -> None:
         """Answer ephemerally with the member's usage."""
-        store = self.bot.store
-        usage = await store.usage(interaction.user.id, self.bot.settings.quota_per_day)
-        running = await store.running_count(interaction.user.id)
-        await interaction.response.send_message(
-            quota_message(usage.used, usage.limit, running, usage.resets_at), ephemeral=True
+        now = await standing(
+            self.bot.store,
+            self.bot.settings,
+            user_id=interaction.user.id,
+            guild_id=interaction.guild_id,
+            role_ids=role_ids(interaction),
         )
+        usage = now.usage
+        text = quota_message(
+            usage.used,
+            usage.limit,
+            now.running,
+            usage.resets_at,
+            extra=now.extra,
+            blocked=now.blocked,
+        )
+        await interaction.response.send_message(text, ephemeral=True)
 
 
 async def setup(bot: SoraBot) -> None:

@@ -15,7 +15,9 @@ from discord import app_commands
 from discord.app_commands import Choice
 from discord.ext import commands
 
+from bot.admission import Refusal
 from bot.jobs import JobRequest
+from bot.member_context import for_member
 from bot.providers.base import Orientation
 from bot.validation import UserError, check_attachment, check_options, check_prompt
 
@@ -126,9 +128,12 @@ class VideoCog(commands.Cog):
 
     async def _launch(self, interaction: discord.Interaction, request: JobRequest) -> None:
         """Reserve the credit, defer publicly, remember the message, start the job."""
+        # Operator's rules (issue 6): roles, thread parent and cost, then admission.
+        request = for_member(request, interaction, self.bot.settings.cost_table)
         try:
             job = await self.bot.jobs.accept(request)
         except UserError as exc:
+            self.bot.metrics.job_refused(exc.reason if isinstance(exc, Refusal) else "other")
             await interaction.response.send_message(str(exc), ephemeral=True)
             return
         try:

@@ -1,12 +1,22 @@
-"""The real bot (real discord.py, real SQLite) wired to a fake Discord and a fake provider."""
+"""The real bot (real discord.py, real SQLite) wired to a fake Discord and a fake provider.
+
+``running_app`` starts everything for one test. ``running_world`` keeps the fakes and
+the database file alive across several runs of the bot (``async with world.bot()``),
+for restarts. Both capture every log record and, on exit, check that neither the
+provider key nor the bot token reached Discord or the logs.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
+import json
+import logging
 import re
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +28,11 @@ from PIL import Image
 from bot.bot import SoraBot
 from bot.config import ProviderSettings, Settings
 from bot.db import Store
+from bot.db.connection import DEFAULT_BUSY_TIMEOUT
 from bot.fake_provider import FakeProvider
 from bot.fake_provider.scenario import Scenario
 from bot.providers.factory import make_provider
+from bot.scheduler import EditBudget
 
 KEY = "sk-e2e-provider-key-31337"
 PERCENT = re.compile(r"(\d{1,3})%")
@@ -43,6 +55,69 @@ def percents(ix: FakeInteraction) -> list[int]:
     return found
 
 
+class LogCapture(logging.Handler):
+    """Keeps every log record of a test; ``event(text)`` is set when a message contains it."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self._waiters: list[tuple[str, asyncio.Event, asyncio.AbstractEventLoop]] = []
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        if self._waiters:
+            message = record.getMessage()
+            for text, event, loop in self._waiters:
+                if text in message:
+                    loop.call_soon_threadsafe(event.set)
+
+    def event(self, text: str) -> asyncio.Event:
+        """An event set once a record whose message contains ``text`` is logged (or was)."""
+        event = asyncio.Event()
+        if any(text in r.getMessage() for r in self.records):
+            event.set()
+        self._waiters.append((text, event, asyncio.get_running_loop()))
+        return event
+
+    def messages(self, logger: str = "") -> list[str]:
+        """The messages logged by ``logger`` (a name prefix) so far."""
+        return [r.getMessage() for r in self.records if r.name.startswith(logger)]
+
+    def text(self) -> str:
+        """Every record formatted, tracebacks included."""
+        return "\n".join(self.format(r) for r in self.records)
+
+
+@contextlib.contextmanager
+def capturing_logs(level: int) -> Iterator[LogCapture]:
+    """Capture the root logger at ``level`` (discord.py at INFO at most, as in production)."""
+    capture = LogCapture()
+    root, lib = logging.getLogger(), logging.getLogger("discord")
+    old = root.level, lib.level
+    root.addHandler(capture)
+    root.setLevel(level)
+    lib.setLevel(max(level, logging.INFO))
+    try:
+        yield capture
+    finally:
+        root.removeHandler(capture)
+        root.setLevel(old[0])
+        lib.setLevel(old[1])
+
+
+def leaked_secrets(fake: FakeDiscord, logs: LogCapture, *secrets: str) -> list[str]:
+    """Where any of ``secrets`` appeared: a request the bot sent to Discord, or a log line."""
+    found = []
+    for request in fake.requests:
+        sent = json.dumps([request.path, request.query, request.json], default=str)
+        sent += "".join(f.filename + f.data.decode("latin-1") for f in request.files)
+        found += [f"{request.method} {request.path}" for s in secrets if s in sent]
+    text = logs.text()
+    found += [f"log: {line}" for line in text.splitlines() if any(s in line for s in secrets)]
+    return found
+
+
 @dataclass
 class App:
     """Everything a test drives or inspects."""
@@ -51,6 +126,8 @@ class App:
     provider: FakeProvider
     bot: SoraBot
     store: Store
+    db: Path | None = None
+    logs: LogCapture = field(default_factory=LogCapture)
 
     async def video(self, user: Any = None, **options: Any) -> FakeInteraction:
         """Dispatch `/video` with a photo (unless ``image`` is given) and a prompt."""
@@ -68,6 +145,12 @@ class App:
         assert ix.content is not None
         return ix.content
 
+    async def refusal(self, ix: FakeInteraction) -> str:
+        """Wait for an ephemeral answer to ``ix`` (a refusal); returns its text."""
+        await self.discord.wait_for(lambda: ix.callback is not None)
+        assert ix.callback is not None and ix.callback.ephemeral, ix.callback
+        return str(ix.callback.data.get("content", ""))
+
     async def quota(self, user: Any = None) -> str:
         """The `/quota` answer for ``user``."""
         ix = await self.discord.slash("quota", {}, user=user)
@@ -75,10 +158,67 @@ class App:
         assert ix.callback is not None and ix.callback.ephemeral
         return str(ix.callback.data.get("content", ""))
 
+    async def used(self, user: Any = None) -> int:
+        """Credits ``user`` (default: the fake's member) has spent today, per the store."""
+        member = user or self.discord.user
+        usage = await self.store.usage(member.id, self.bot.settings.quota_per_day)
+        return usage.used
+
+    def rows(self, sql: str, *params: Any) -> list[sqlite3.Row]:
+        """Run a read-only query on the database file (a second, read-only connection)."""
+        assert self.db is not None, "App.db is needed for direct queries"
+        with contextlib.closing(sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)) as conn:
+            conn.row_factory = sqlite3.Row
+            return conn.execute(sql, params).fetchall()
+
+    def ledger(self, job_id: int) -> list[tuple[str, int]]:
+        """The job's ledger rows as ``(kind, amount)``, oldest first."""
+        rows = self.rows("SELECT kind, amount FROM ledger WHERE job_id = ? ORDER BY id", job_id)
+        return [(row["kind"], row["amount"]) for row in rows]
+
+    def jobs(self, user: Any = None) -> list[sqlite3.Row]:
+        """Every job row (of ``user`` when given), oldest first."""
+        if user is None:
+            return self.rows("SELECT * FROM jobs ORDER BY id")
+        return self.rows("SELECT * FROM jobs WHERE user_id = ? ORDER BY id", user.id)
+
+    def settled(self, job_id: int) -> int:
+        """How many times the store logged ending ``job_id`` (settle returned True)."""
+        ends = {f"job {job_id} {status}" for status in ("completed", "failed", "cancelled")}
+        return sum(1 for m in self.logs.messages("bot.db") if m in ends)
+
+    async def check_ledger(self) -> None:
+        """Every job is final and was settled once; credits spent are exactly the successes."""
+        assert await self.store.unfinished_jobs() == []
+        spent: dict[int, int] = {}
+        for job in self.jobs():
+            done = job["status"] == "completed"
+            refund = [] if done else [("refund", -job["cost"])]
+            assert self.ledger(job["id"]) == [("reserve", job["cost"]), *refund], dict(job)
+            assert self.settled(job["id"]) == 1, dict(job)
+            spent[job["user_id"]] = spent.get(job["user_id"], 0) + (job["cost"] if done else 0)
+        quota = self.bot.settings.quota_per_day
+        for user_id, amount in spent.items():
+            assert (await self.store.usage(user_id, quota)).used == amount, user_id
+
+    async def another_member_succeeds(self, name: str = "bob") -> FakeInteraction:
+        """A different member's `/video` runs to a delivered video (the bot still serves)."""
+        ix = await self.video(user=self.discord.add_user(name), prompt=f"{name}'s kite rises")
+        content = await self.finished(ix)
+        assert "✅" in content and "kite rises" in content, content
+        assert ix.original is not None and len(ix.original.attachments) == 1
+        return ix
+
 
 def bot_settings(fake: FakeDiscord, provider: FakeProvider, db: Path, **overrides: Any) -> Settings:
-    """Fast settings for tests: tiny poll and edit intervals."""
+    """Fast settings for tests: tiny poll and edit intervals.
+
+    Keys of ``overrides`` that are ``ProviderSettings`` fields (``job_timeout``,
+    ``request_timeout``...) go to the provider settings, the rest to ``Settings``.
+    """
     protocol = provider.app[_protocol_key()]
+    provider_fields = set(ProviderSettings.__dataclass_fields__)
+    for_provider = {k: v for k, v in overrides.items() if k in provider_fields}
     provider_settings = ProviderSettings(
         protocol=protocol,
         base_url=provider.url,
@@ -90,11 +230,12 @@ def bot_settings(fake: FakeDiscord, provider: FakeProvider, db: Path, **override
     )
     settings = Settings(
         discord_token=fake.token,
-        provider=provider_settings,
+        provider=replace(provider_settings, **for_provider),
         database_path=str(db),
         progress_interval=0.02,
+        edit_budget=EditBudget.unlimited(),  # the fake enforces no limit unless a test asks
     )
-    return replace(settings, **overrides)
+    return replace(settings, **{k: v for k, v in overrides.items() if k not in provider_fields})
 
 
 def _protocol_key() -> Any:
@@ -103,29 +244,68 @@ def _protocol_key() -> Any:
     return PROTOCOL_KEY
 
 
+@dataclass
+class World:
+    """The fakes, the database file and the captured logs, across runs of the bot."""
+
+    discord: FakeDiscord
+    provider: FakeProvider
+    db: Path
+    logs: LogCapture
+    overrides: dict[str, Any]
+
+    @contextlib.asynccontextmanager
+    async def bot(
+        self, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, **overrides: Any
+    ) -> AsyncIterator[App]:
+        """One run of the real bot with its own session and store; leaving it closes the bot."""
+        settings = bot_settings(self.discord, self.provider, self.db, **self.overrides, **overrides)
+        async with (
+            aiohttp.ClientSession() as session,
+            Store.open(self.db, busy_timeout=busy_timeout) as store,
+        ):
+            bot = SoraBot(
+                settings=settings,
+                session=session,
+                store=store,
+                provider=make_provider(session, settings.provider),
+                guild_ready_timeout=0.1,
+            )
+            async with running_bot(bot, self.discord):
+                yield App(self.discord, self.provider, bot, store, self.db, self.logs)
+        assert session.closed
+
+
+@contextlib.asynccontextmanager
+async def running_world(
+    tmp_path: Path,
+    protocol: str = "generations",
+    scenario: Scenario | None = None,
+    *,
+    log_level: int = logging.DEBUG,
+    **overrides: Any,
+) -> AsyncIterator[World]:
+    """Start the fake provider and the fake Discord; check for leaked secrets at the end."""
+    scenario = scenario or Scenario(api_key=KEY, steps=4, step_delay=0.05)
+    with capturing_logs(log_level) as logs:
+        async with FakeProvider(protocol, scenario) as provider, FakeDiscord() as fake:
+            yield World(fake, provider, tmp_path / "bot.sqlite3", logs, overrides)
+            assert not fake.internal_errors
+        assert leaked_secrets(fake, logs, KEY, fake.token) == []
+
+
 @contextlib.asynccontextmanager
 async def running_app(
     tmp_path: Path,
     protocol: str = "generations",
     scenario: Scenario | None = None,
+    *,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     **overrides: Any,
 ) -> AsyncIterator[App]:
     """Start the fake provider, the fake Discord and the real bot; close all afterwards."""
-    scenario = scenario or Scenario(api_key=KEY, steps=4, step_delay=0.05)
     async with (
-        FakeProvider(protocol, scenario) as provider,
-        FakeDiscord() as fake,
-        aiohttp.ClientSession() as session,
-        Store.open(tmp_path / "bot.sqlite3") as store,
+        running_world(tmp_path, protocol, scenario, **overrides) as world,
+        world.bot(busy_timeout=busy_timeout) as app,
     ):
-        settings = bot_settings(fake, provider, tmp_path / "bot.sqlite3", **overrides)
-        bot = SoraBot(
-            settings=settings,
-            session=session,
-            store=store,
-            provider=make_provider(session, settings.provider),
-            guild_ready_timeout=0.1,
-        )
-        async with running_bot(bot, fake):
-            yield App(fake, provider, bot, store)
-        assert not fake.internal_errors
+        yield app

@@ -7,11 +7,20 @@ All SQL of the bot lives in this package. Use it as::
 """
 
 from bot.db.errors import (
+    BudgetExceeded,
     QuotaError,
     QuotaExceeded,
     StoreBusy,
     StoreError,
     TooManyRunning,
+)
+from bot.db.guild_models import (
+    AuditEntry,
+    GuildSettings,
+    MemberSettings,
+    PolicySnapshot,
+    SpendCap,
+    Stats,
 )
 from bot.db.models import (
     ACTIVE_STATUSES,
@@ -28,11 +37,18 @@ __all__ = [
     "ACTIVE_STATUSES",
     "FINAL_STATUSES",
     "ActiveStatus",
+    "AuditEntry",
+    "BudgetExceeded",
     "FinalStatus",
+    "GuildSettings",
     "Job",
     "JobStatus",
+    "MemberSettings",
+    "PolicySnapshot",
     "QuotaError",
     "QuotaExceeded",
+    "SpendCap",
+    "Stats",
     "Store",
     "StoreBusy",
     "StoreError",

@@ -45,13 +45,22 @@ class QuotaError(Exception):
 class QuotaExceeded(QuotaError):
     """The member has used ``used`` of ``limit`` credits today; it resets at ``resets_at``."""
 
-    def __init__(self, used: int, limit: int, resets_at: datetime) -> None:
+    def __init__(
+        self, used: int, limit: int, resets_at: datetime, *, cost: int = 1, extra: int = 0
+    ) -> None:
         super().__init__(
             f"daily quota exceeded: {used}/{limit} credits used, resets at {resets_at.isoformat()}"
         )
         self.used = used
         self.limit = limit
         self.resets_at = resets_at
+        self.cost = cost  # what the refused job needed
+        self.extra = extra  # the member's extra credits (0 when none or not used)
+
+    @property
+    def remaining(self) -> int:
+        """Credits the member still had: what is left today plus extra credits."""
+        return max(self.limit - self.used, 0) + self.extra
 
 
 class TooManyRunning(QuotaError):
@@ -61,3 +70,27 @@ class TooManyRunning(QuotaError):
         super().__init__(f"too many unfinished jobs: {running} running, limit {limit}")
         self.running = running
         self.limit = limit
+
+
+class BudgetExceeded(QuotaError):
+    """The job would pass a daily spending cap of the bot or of its server.
+
+    ``unit`` is ``"credits"`` or ``"micros"`` (money); ``spent`` and ``cap``
+    are in that unit, and ``needed`` is what the refused job would have added.
+    """
+
+    def __init__(
+        self, scope: str, unit: str, spent: int, cap: int, needed: int, resets_at: datetime
+    ) -> None:
+        super().__init__(f"{scope} daily budget: {spent} + {needed} {unit} would pass {cap}")
+        self.scope = scope
+        self.unit = unit
+        self.spent = spent
+        self.cap = cap
+        self.needed = needed
+        self.resets_at = resets_at
+
+    @property
+    def left(self) -> int:
+        """What the cap still allows today, in ``unit``."""
+        return max(self.cap - self.spent, 0)

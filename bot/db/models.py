@@ -27,7 +27,8 @@ FINAL_STATUSES: Final[tuple[FinalStatus, ...]] = ("completed", "failed", "cancel
 JOB_COLUMNS: Final = (
     "id, user_id, guild_id, channel_id, message_id, interaction_token, application_id,"
     " prompt, options, image_url, protocol, provider_task_id, status, progress,"
-    " result_url, error, cost, day, created_at, updated_at, started_at, finished_at"
+    " result_url, error, cost, day, created_at, updated_at, started_at, finished_at,"
+    " price_micros, extra_used"
 )
 
 
@@ -95,6 +96,8 @@ class Job:
     updated_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    price_micros: int = 0  # estimated money, millionths of the currency unit (migration 2)
+    extra_used: int = 0  # credits taken from the member's extra credits (migration 2)
 
     @property
     def is_final(self) -> bool:
@@ -131,6 +134,8 @@ class Job:
             updated_at=updated,
             started_at=from_epoch(row["started_at"]),
             finished_at=from_epoch(row["finished_at"]),
+            price_micros=row["price_micros"],
+            extra_used=row["extra_used"],
         )
 
 

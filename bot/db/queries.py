@@ -24,13 +24,19 @@ RECENT_JOBS: Final = (
 
 RUNNING_COUNT: Final = f"SELECT COUNT(*) FROM jobs WHERE user_id = ? AND status IN {_ACTIVE}"
 
-USED_ON_DAY: Final = "SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE user_id = ? AND day = ?"
+# Named parameters :user and :day. Admin resets (migration 2) are negative
+# adjustments on the same day, so a reset member's usage drops without touching
+# the jobs' own ledger rows (which refunds still mirror exactly).
+USED_ON_DAY: Final = """
+SELECT (SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE user_id = :user AND day = :day)
+     + (SELECT COALESCE(SUM(amount), 0) FROM usage_adjustments WHERE user_id = :user AND day = :day)
+"""
 
 INSERT_JOB: Final = """
 INSERT INTO jobs (
     user_id, guild_id, channel_id, interaction_token, application_id, prompt, options,
-    image_url, protocol, cost, day, created_at, updated_at, status
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued')
+    image_url, protocol, cost, day, created_at, updated_at, price_micros, extra_used, status
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued')
 """
 
 INSERT_RESERVE: Final = """

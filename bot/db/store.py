@@ -4,30 +4,25 @@ Every video costs the operator money, so quota changes are exact: a credit is
 reserved together with the job in one ``BEGIN IMMEDIATE`` transaction, and
 refunded at most once, in the same transaction that ends the job.
 
-One :class:`Store` owns one aiosqlite connection. aiosqlite runs statements one
-at a time, but two coroutines sharing a connection would still interleave their
-*transactions*, so every operation holds ``self._lock``. Across processes (or
-several Stores on one file) ``BEGIN IMMEDIATE`` serialises the writers.
+The connection and its lock are in :mod:`bot.db.base`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import os
-import sqlite3
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, Self
 
-import aiosqlite
-
+from bot.db import operator_queries as oq
 from bot.db import queries
 from bot.db.connection import DEFAULT_BUSY_TIMEOUT, connect
-from bot.db.errors import QuotaExceeded, TooManyRunning, wrap_sqlite_error
-from bot.db.migrate import immediate
+from bot.db.errors import QuotaExceeded, TooManyRunning
+from bot.db.guild_models import SpendCap
+from bot.db.guilds import GuildStore
 from bot.db.models import (
     ACTIVE_STATUSES,
     FINAL_STATUSES,
@@ -40,18 +35,18 @@ from bot.db.models import (
     quota_day,
     utc,
 )
+from bot.db.reports import ReportStore
 
 log = logging.getLogger(__name__)
 
 
-class Store:
-    """Jobs and credits in one SQLite file. Create it with ``async with Store.open(path)``."""
+class Store(GuildStore, ReportStore):
+    """Jobs and credits in one SQLite file. Create it with ``async with Store.open(path)``.
 
-    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
-        """Wrap an already configured connection; use :meth:`open` instead."""
-        self._conn = conn
-        self._lock = asyncio.Lock()
-        self.path = path
+    The server and member settings, audit log, stats and metrics live in the
+    :class:`~bot.db.guilds.GuildStore` and :class:`~bot.db.reports.ReportStore`
+    parts; the connection plumbing in :class:`~bot.db.base.StoreBase`.
+    """
 
     @classmethod
     @asynccontextmanager
@@ -72,39 +67,6 @@ class Store:
         finally:
             await conn.close()
 
-    # ------------------------------------------------------------ plumbing
-
-    @asynccontextmanager
-    async def _locked(self) -> AsyncIterator[aiosqlite.Connection]:
-        """Exclusive use of the connection, with sqlite3 errors turned into StoreError."""
-        async with self._lock:
-            try:
-                yield self._conn
-            except sqlite3.Error as exc:
-                raise wrap_sqlite_error(exc) from exc
-
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A write transaction: all or nothing, and the connection is idle afterwards."""
-        async with self._locked() as conn, immediate(conn):
-            yield conn
-
-    # _one and _scalar run on the connection as is: the caller already holds
-    # self._lock (and, for writes, the transaction).
-    async def _one(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Row | None:
-        async with self._conn.execute(sql, params) as cur:
-            row: sqlite3.Row | None = await cur.fetchone()
-            return row
-
-    async def _jobs(self, sql: str, params: tuple[Any, ...]) -> list[Job]:
-        async with self._locked() as conn, conn.execute(sql, params) as cur:
-            rows = await cur.fetchall()
-        return [Job.from_row(row) for row in rows]
-
-    async def _scalar(self, sql: str, params: tuple[Any, ...]) -> int:
-        row = await self._one(sql, params)
-        return int(row[0]) if row is not None and row[0] is not None else 0
-
     # ------------------------------------------------------------ quota
 
     async def reserve(
@@ -123,6 +85,9 @@ class Store:
         interaction_token: str | None = None,
         application_id: int | None = None,
         now: datetime | None = None,
+        price_micros: int = 0,
+        use_extra: bool = False,
+        caps: Sequence[SpendCap] = (),
     ) -> Job:
         """Create a queued job and reserve its ``cost`` in credits, or refuse and write nothing.
 
@@ -131,21 +96,34 @@ class Store:
         :class:`~bot.db.errors.TooManyRunning` if the member already has
         ``max_running`` unfinished jobs. The checks and both inserts are one
         transaction, so concurrent requests cannot overspend.
+
+        The operator's options: ``price_micros`` is the job's estimated price;
+        ``use_extra`` lets the member's extra credits in ``guild_id`` pay what
+        the day's allowance cannot (given back on a refund); each of ``caps``
+        raises :class:`~bot.db.errors.BudgetExceeded` when the day's jobs that
+        were not refunded plus this one would pass it. All are checked in the
+        same transaction as the reservation.
         """
-        if cost < 0 or daily_limit < 0 or max_running < 0:
-            raise ValueError("cost, daily_limit and max_running must not be negative")
+        if cost < 0 or daily_limit < 0 or max_running < 0 or price_micros < 0:
+            raise ValueError("cost, daily_limit, max_running and price must not be negative")
         if not protocol:
             raise ValueError("protocol must not be empty")
         at = utc(now)
         ts, day = at.timestamp(), quota_day(at)
         options_json = dump_options(options)
         async with self._transaction() as conn:
-            used = await self._scalar(queries.USED_ON_DAY, (user_id, day))
-            if used + cost > daily_limit:
-                raise QuotaExceeded(used, daily_limit, next_reset(at))
+            used = await self._scalar(queries.USED_ON_DAY, {"user": user_id, "day": day})
+            extra = 0
+            if use_extra and guild_id is not None:
+                extra = await self._scalar(oq.EXTRA_CREDITS, (guild_id, user_id))
+            from_extra = _from_extra(used, cost, daily_limit, extra)
+            if from_extra is None:
+                raise QuotaExceeded(used, daily_limit, next_reset(at), cost=cost, extra=extra)
             running = await self._scalar(queries.RUNNING_COUNT, (user_id, *ACTIVE_STATUSES))
             if running >= max_running:
                 raise TooManyRunning(running, max_running)
+            for cap in caps:
+                await self._check_cap(cap, day, guild_id, cost, price_micros, at)
             async with conn.execute(
                 queries.INSERT_JOB,
                 (
@@ -162,13 +140,27 @@ class Store:
                     day,
                     ts,
                     ts,
+                    price_micros,
+                    from_extra,
                 ),
             ) as cur:
                 job_id = cur.lastrowid
-            await conn.execute(queries.INSERT_RESERVE, (job_id, user_id, day, cost, ts))
+            # The daily ledger carries only what the day's allowance paid.
+            await conn.execute(
+                queries.INSERT_RESERVE, (job_id, user_id, day, cost - from_extra, ts)
+            )
+            if from_extra:
+                await conn.execute(oq.TAKE_EXTRA, (from_extra, ts, guild_id, user_id, from_extra))
             row = await self._one(queries.SELECT_JOB, (job_id,))
         assert row is not None  # inserted in the transaction that just committed
-        log.info("reserved job %s: user %s, %d credit(s) on %s", job_id, user_id, cost, day)
+        log.info(
+            "reserved job %s: user %s, %d credit(s) (%d extra) on %s",
+            job_id,
+            user_id,
+            cost,
+            from_extra,
+            day,
+        )
         return Job.from_row(row)
 
     async def settle(
@@ -198,6 +190,7 @@ class Store:
                 ended = cur.rowcount == 1
             if ended and status != "completed":
                 await conn.execute(queries.INSERT_REFUND, (ts, job_id))
+                await conn.execute(oq.RETURN_EXTRA, {"job": job_id, "ts": ts})
         if ended:
             log.info("job %s %s", job_id, status)
         else:
@@ -289,7 +282,7 @@ class Store:
         """The member's credits on the UTC day of ``now``, against ``daily_limit``."""
         at = utc(now)
         async with self._locked():
-            used = await self._scalar(queries.USED_ON_DAY, (user_id, quota_day(at)))
+            used = await self._scalar(queries.USED_ON_DAY, {"user": user_id, "day": quota_day(at)})
         return Usage(
             used=used,
             limit=daily_limit,
@@ -309,3 +302,15 @@ class Store:
         """Store ``value`` under ``key``, replacing any earlier value."""
         async with self._locked() as conn:
             await conn.execute(queries.SET_META, (key, value, utc(now).timestamp()))
+
+
+def _from_extra(used: int, cost: int, daily_limit: int, extra: int) -> int | None:
+    """How much of ``cost`` the member's extra credits pay, or None if they cannot afford it.
+
+    The day's allowance pays first. Without extra credits this is the original
+    rule: refused when ``used + cost`` passes ``daily_limit``.
+    """
+    if used + cost <= daily_limit:
+        return 0
+    need = cost - max(daily_limit - used, 0)
+    return need if 0 < need <= extra else None

@@ -50,6 +50,8 @@ def build_app(
         await record(request, recorder)
         if not request.match_info["name"].endswith(".mp4"):
             raise web.HTTPNotFound()
+        if scenario.expired_files is not None:  # a signed link past its expiry
+            return web.Response(status=scenario.expired_files, text="Request has expired")
         return web.FileResponse(SAMPLE_VIDEO, headers={"Content-Type": "video/mp4"})
 
     app.router.add_get("/files/{name}", files)

@@ -7,6 +7,7 @@ the bot sent for tests to assert on.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import time
 from dataclasses import dataclass, field
@@ -116,6 +117,30 @@ def injected_error(scenario: Scenario, queue: list[int] | None = None) -> web.Re
     return None
 
 
+async def delay(request: web.Request, delays: list[float]) -> bool:
+    """Wait out the next of ``delays`` (consumed); False when the client hung up meanwhile."""
+    if not delays:
+        return True
+    await asyncio.sleep(delays.pop(0))
+    transport = request.transport
+    return transport is not None and not transport.is_closing()
+
+
+async def cut_answer(request: web.Request) -> web.StreamResponse:
+    """Start a JSON answer, send a few bytes of it, then drop the connection."""
+    resp = web.StreamResponse(headers={"Content-Type": "application/json", "Content-Length": "512"})
+    await resp.prepare(request)
+    await resp.write(b'{"status": "IN_PRO')
+    if request.transport is not None:
+        request.transport.close()
+    return resp
+
+
+def broken_json(job_id: str, key: str) -> web.Response:
+    """A status answer cut off in the middle of its JSON (with the right Content-Type)."""
+    return web.Response(text="{" + f'"{key}": "{job_id}', content_type="application/json")
+
+
 def image_size(data: bytes) -> tuple[int, int] | None:
     """Pixel size of an encoded image, or ``None`` if Pillow cannot read it."""
     try:
@@ -147,6 +172,8 @@ class FakeJob:
     polls: int = 0
     running_seen: bool = False  # a poll has reported it running
     malformed_sent: bool = False
+    malformed: int = 0  # broken answers sent for Scenario.malformed_polls
+    status_requests: int = 0  # status polls received, for Scenario.cut_poll_at
     outcome: Literal["succeeded", "failed"] | None = None
     finished_wall: int | None = None
     percent: int = 0
@@ -155,6 +182,19 @@ class FakeJob:
     def video_url(self) -> str:
         """Where the fake serves this job's result."""
         return f"{self.origin}/files/{self.id}.mp4"
+
+    def fault(self, scenario: Scenario) -> str | None:
+        """The status-poll fault this request gets: "cut", "malformed" or None."""
+        self.status_requests += 1
+        if scenario.cut_poll_at == self.status_requests:
+            return "cut"
+        if scenario.malformed_json and not self.malformed_sent:
+            self.malformed_sent = True
+            return "malformed"
+        if self.malformed < scenario.malformed_polls:
+            self.malformed += 1
+            return "malformed"
+        return None
 
     def settle(self, scenario: Scenario, *, by_poll: bool) -> State:
         """Move the job along the scenario's clock and return its state now.

@@ -21,7 +21,10 @@ from bot.fake_provider.common import (
     SIZE_MISMATCH,
     FakeJob,
     State,
+    broken_json,
     check_auth,
+    cut_answer,
+    delay,
     error_response,
     image_size,
     injected_error,
@@ -62,6 +65,8 @@ def task_view(job: FakeJob, state: State, scenario: Scenario) -> dict[str, Any]:
     status = names[state]
     if state == "queued" and not scenario.lowercase_status and job.polls <= 1:
         status = "NOT_START"
+    if state == "running" and scenario.unknown_status is not None:
+        status = scenario.unknown_status
     percent = 0 if state == "queued" else job.percent
     stamp = str if scenario.string_timestamps else int
     view: dict[str, Any] = {
@@ -150,6 +155,9 @@ def add_routes(app: web.Application, scenario: Scenario, recorder: Recorder) -> 
 
     async def submit(request: web.Request) -> web.Response:
         entry = await record(request, recorder, "json")
+        if not await delay(request, scenario.submit_delays):
+            entry["outcome"] = "abandoned"  # the client timed out: nothing was created
+            return web.Response(status=499)
         refusal = check_auth(request, scenario) or injected_error(scenario, scenario.submit_errors)
         if refusal is not None:
             return refusal
@@ -169,17 +177,21 @@ def add_routes(app: web.Application, scenario: Scenario, recorder: Recorder) -> 
             watcher.add_done_callback(state.watchers.discard)
         return web.json_response({"task_id": job.id})
 
-    async def query(request: web.Request) -> web.Response:
+    async def query(request: web.Request) -> web.StreamResponse:
         await record(request, recorder)
+        if not await delay(request, scenario.poll_delays):
+            return web.Response(status=499)
         refusal = check_auth(request, scenario) or injected_error(scenario, scenario.poll_errors)
         if refusal is not None:
             return refusal
         job = state.tasks.get(request.match_info["task_id"])
         if job is None:
             return error_response(404, "task not found", type_="invalid_request_error")
-        if scenario.malformed_json and not job.malformed_sent:
-            job.malformed_sent = True
-            return web.Response(text='{"task_id": "' + job.id, content_type="application/json")
+        fault = job.fault(scenario)
+        if fault == "cut":
+            return await cut_answer(request)
+        if fault == "malformed":
+            return broken_json(job.id, "task_id")
         return web.json_response(task_view(job, job.settle(scenario, by_poll=True), scenario))
 
     async def stop_watchers(app: web.Application) -> None:

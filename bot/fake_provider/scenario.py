@@ -33,6 +33,14 @@ class Scenario:
     insufficient_balance: bool = False  # 403 on submit
     never_finish: bool = False  # progress stalls below 100 forever
     malformed_json: bool = False  # status polls answer broken JSON once
+    malformed_polls: int = 0  # the first N status polls of each job answer broken JSON
+    # Seconds to wait before answering the next submits / status polls, one per request. A
+    # client that gave up meanwhile (its timeout fired) gets nothing and no job is created.
+    submit_delays: list[float] = field(default_factory=list)
+    poll_delays: list[float] = field(default_factory=list)
+    cut_poll_at: int | None = None  # drop the connection mid-answer on each job's Nth status poll
+    unknown_status: str | None = None  # task APIs: this status value instead of "running"
+    expired_files: int | None = None  # /files/... answers this status (404, 403): the link expired
     check_image_size: bool = True  # reject an input image whose size is not the video size
     # chat protocol quirks
     chat_style: ChatStyle = "gptproto"

@@ -15,7 +15,10 @@ from bot.fake_provider.common import (
     SIZE_MISMATCH,
     FakeJob,
     State,
+    broken_json,
     check_auth,
+    cut_answer,
+    delay,
     error_response,
     image_size,
     injected_error,
@@ -58,7 +61,9 @@ def video_object(job: FakeJob, state: State, scenario: Scenario) -> dict[str, An
     view: dict[str, Any] = {
         "id": job.id,
         "object": "video",
-        "status": _STATUS[state],
+        "status": scenario.unknown_status
+        if state == "running" and scenario.unknown_status is not None
+        else _STATUS[state],
         "progress": 0 if state == "queued" else job.percent,
         "model": job.request.get("model", "sora-2"),
         "seconds": job.request.get("seconds", "4"),
@@ -125,6 +130,9 @@ def add_routes(app: web.Application, scenario: Scenario, recorder: Recorder) -> 
 
     async def create(request: web.Request) -> web.Response:
         entry = await record(request, recorder, "form")
+        if not await delay(request, scenario.submit_delays):
+            entry["outcome"] = "abandoned"  # the client timed out: nothing was created
+            return web.Response(status=499)
         refusal = check_auth(request, scenario) or injected_error(scenario, scenario.submit_errors)
         if refusal is not None:
             return refusal
@@ -141,14 +149,18 @@ def add_routes(app: web.Application, scenario: Scenario, recorder: Recorder) -> 
         state.videos[job.id] = job
         return paced(video_object(job, "queued", scenario))
 
-    async def retrieve(request: web.Request) -> web.Response:
+    async def retrieve(request: web.Request) -> web.StreamResponse:
         await record(request, recorder)
+        if not await delay(request, scenario.poll_delays):
+            return web.Response(status=499)
         found = find(request, scenario.poll_errors)
         if isinstance(found, web.Response):
             return found
-        if scenario.malformed_json and not found.malformed_sent:
-            found.malformed_sent = True
-            return web.Response(text='{"id": "' + found.id, content_type="application/json")
+        fault = found.fault(scenario)
+        if fault == "cut":
+            return await cut_answer(request)
+        if fault == "malformed":
+            return broken_json(found.id, "id")
         return paced(video_object(found, found.settle(scenario, by_poll=True), scenario))
 
     async def content(request: web.Request) -> web.Response:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 from bot.providers.errors import ProviderError, UnsupportedOption
@@ -81,14 +82,20 @@ class Progress:
 
 @dataclass(frozen=True, slots=True)
 class Completed:
-    """The job ended well: a public URL, or the bytes when there is none (or both)."""
+    """The job ended well: a public URL, or the video itself when there is none.
+
+    ``file`` is a downloaded mp4 in a temporary file that now belongs to the
+    consumer (move it or delete it): providers stream downloads to disk rather
+    than holding a whole video in memory. ``content`` is the same as bytes.
+    """
 
     url: str | None = None
     content: bytes | None = None
+    file: Path | None = None
 
     def __post_init__(self) -> None:
-        if self.url is None and self.content is None:
-            raise ValueError("Completed needs a url or content")
+        if self.url is None and self.content is None and self.file is None:
+            raise ValueError("Completed needs a url, content or a file")
 
 
 @dataclass(frozen=True, slots=True)

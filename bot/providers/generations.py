@@ -8,6 +8,7 @@ but cannot be cancelled: the protocol has no such call.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,6 +17,7 @@ from urllib.parse import quote
 import aiohttp
 
 from bot.config import ProviderSettings
+from bot.hooks import Hook, HookRegistry
 from bot.providers.base import (
     Capabilities,
     Completed,
@@ -87,10 +89,15 @@ class GenerationsProvider:
         self.settings = settings
         self.http = ProviderHTTP(session, settings)
         self.notify_hook = notify_hook
+        self.hooks: HookRegistry | None = None
         names = ordered_models(settings.model, settings.models, DEFAULT_MODELS)
         self.capabilities = Capabilities(
             models=tuple(model_spec(n) for n in names), resumable=True, cancellable=False
         )
+
+    def use_hooks(self, hooks: HookRegistry) -> None:
+        """Push completion: each job from now on gets its own hook URL from ``hooks``."""
+        self.hooks = hooks
 
     def request_body(self, request: VideoRequest) -> dict[str, Any]:
         """The JSON submitted for ``request`` (UnsupportedOption for an unknown model)."""
@@ -129,9 +136,26 @@ class GenerationsProvider:
         return body
 
     async def generate(self, request: VideoRequest) -> AsyncIterator[Event]:
-        """Submit ``request``, then poll it: Submitted, Queued/Progress..., one end event."""
+        """Submit ``request``, then poll it: Submitted, Queued/Progress..., one end event.
+
+        With push on (:meth:`use_hooks`) the job's own hook wakes the poller when
+        the provider calls it; the hook is retired when the job's events end.
+        """
+        hook = self.hooks.issue() if self.hooks is not None else None
+        events = self._generate(request, hook)
+        del request  # only _generate needs it, and only until the submit
+        try:
+            async for event in events:
+                yield event
+        finally:
+            if hook is not None and self.hooks is not None:
+                self.hooks.discard(hook)
+
+    async def _generate(self, request: VideoRequest, hook: Hook | None) -> AsyncIterator[Event]:
         try:
             body = self.request_body(request)
+            if hook is not None:
+                body["notify_hook"] = hook.url
             answer = await self.http.json("POST", SUBMIT_PATH, json=body)
             task_id = find_task_id(answer.data)
             if task_id is None:
@@ -142,8 +166,10 @@ class GenerationsProvider:
             yield Failed(exc)
             return
         log.info("generations job %s submitted (%s, %ss)", task_id, body["model"], body["duration"])
+        del request, body, answer  # the inline image is not kept while the job renders
         yield Submitted(task_id)
-        async for event in self._poll(task_id, wait_first=True):
+        wake = hook.fired if hook is not None else None
+        async for event in self._poll(task_id, wait_first=True, wake=wake):
             yield event
 
     async def resume(self, task_id: str) -> AsyncIterator[Event]:
@@ -155,7 +181,9 @@ class GenerationsProvider:
         """Nothing to do: the protocol cannot cancel a task (capabilities say so)."""
         log.info("generations job %s cannot be cancelled at the provider", task_id)
 
-    def _poll(self, task_id: str, *, wait_first: bool) -> AsyncIterator[Event]:
+    def _poll(
+        self, task_id: str, *, wait_first: bool, wake: asyncio.Event | None = None
+    ) -> AsyncIterator[Event]:
         unknown: set[str] = set()
 
         async def read(answer: dict[str, Any]) -> Event | None:
@@ -188,7 +216,7 @@ class GenerationsProvider:
             return Progress(percent, "generating")
 
         path = f"{SUBMIT_PATH}/{quote(task_id, safe='')}"
-        return poll_job(self.http, path, read, task_id=task_id, wait_first=wait_first)
+        return poll_job(self.http, path, read, task_id=task_id, wait_first=wait_first, wake=wake)
 
 
 def _duration(start: object, end: object) -> str:

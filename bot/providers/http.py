@@ -31,6 +31,7 @@ from bot.providers.errors import (
 log = logging.getLogger(__name__)
 
 MAX_RETRY_AFTER = 120.0  # never sleep longer than this on one hint
+END_SLACK = 0.05  # poll this long after the expected end, so the job is over by then
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
@@ -199,30 +200,114 @@ class ProviderHTTP:
 
 
 class PollClock:
-    """Pacing for status polls: provider hints first, else 2 s, 4 s, 8 s... capped.
+    """Pacing for status polls: the provider's hints, the job's expected end, and push.
+
+    - A hint (``openai-poll-after-ms``, ``Retry-After``) is a floor: never poll
+      sooner than the provider asks.
+    - Without a progress estimate: the hint, else 2 s, 4 s, 8 s... capped at
+      ``poll_max_interval``.
+    - Once the percent has moved twice (:meth:`observe`), the remaining time is
+      estimated from the progress rate: far from done the clock polls only every
+      ``poll_max_interval`` (enough to keep the progress bar moving); when the
+      end is nearer than that, it sleeps until just after the expected end, then
+      polls every ``poll_interval`` (or the hint) until the job is over.
+    - With push (``wake`` given, the provider will call back) polls are a slow
+      fallback, never more often than ``poll_max_interval``; a push wakes the
+      waiting poll at once.
 
     Also owns the overall deadline of a job (``PROVIDER_JOB_TIMEOUT``).
     """
 
-    def __init__(self, settings: ProviderSettings, *, started: float | None = None) -> None:
+    def __init__(
+        self,
+        settings: ProviderSettings,
+        *,
+        started: float | None = None,
+        wake: asyncio.Event | None = None,
+    ) -> None:
         self.settings = settings
-        self.deadline = (started or time.monotonic()) + settings.job_timeout
+        self.deadline = (time.monotonic() if started is None else started) + settings.job_timeout
         self._next = settings.poll_interval
+        self._first: tuple[float, float] | None = None  # (time, percent) first seen moving
+        self._last: tuple[float, float] | None = None
+        self.wake = wake
+        self.pushed = False  # the provider's call came (the next poll is immediate)
 
     @property
     def expired(self) -> bool:
         """Whether the overall time limit has passed."""
         return time.monotonic() >= self.deadline
 
-    def next_delay(self, hint: float | None = None) -> float:
+    def observe(self, percent: float | None, now: float | None = None) -> None:
+        """Note the job's percent as reported now (for the remaining-time estimate)."""
+        if percent is None or not 0 < percent < 100:
+            return
+        point = (time.monotonic() if now is None else now, percent)
+        if self._first is None:
+            self._first = point
+        elif percent > (self._last or self._first)[1]:
+            self._last = point
+
+    def _rate(self) -> float | None:
+        """Percent per second between the first and the latest moving observation."""
+        if self._first is None or self._last is None:
+            return None
+        (t0, p0), (t1, p1) = self._first, self._last
+        if t1 <= t0 or p1 <= p0:
+            return None
+        return (p1 - p0) / (t1 - t0)
+
+    def remaining(self, now: float | None = None) -> float | None:
+        """Expected seconds until the job ends, from its progress rate; None if unknown.
+
+        Providers truncate (36.9% reads "36%"), so the job is at least where it
+        says: this is the latest the end should come, if progress stays steady.
+        """
+        rate = self._rate()
+        if rate is None or self._last is None:
+            return None
+        t1, p1 = self._last
+        now = time.monotonic() if now is None else now
+        return (100.0 - p1) / rate - (now - t1)
+
+    def next_delay(self, hint: float | None = None, now: float | None = None) -> float:
         """How long to wait before the next poll, never past the deadline."""
-        if hint is not None:
-            delay = min(max(hint, 0.0), self.settings.poll_max_interval * 4)
+        now = time.monotonic() if now is None else now
+        settings = self.settings
+        cap = settings.poll_max_interval
+        floor = None if hint is None else min(max(hint, 0.0), cap * 4)
+        if floor is not None:
+            delay = floor
         else:
             delay = self._next
-            self._next = min(self._next * 2, self.settings.poll_max_interval)
-        return max(0.0, min(delay, self.deadline - time.monotonic()))
+            self._next = min(self._next * 2, cap)
+        remaining, rate = self.remaining(now), self._rate()
+        if remaining is not None and rate is not None:
+            near = floor if floor is not None else settings.poll_interval
+            if remaining < -cap:  # long overdue: the estimate is wrong; poll at the cap
+                delay = cap
+            elif remaining > cap:  # far: refresh progress; leave one short hop before the end
+                delay = max(min(cap, remaining - near), near)
+            else:  # near: be there just after the expected end...
+                # ...which is uncertain by one percent's time: never aim more than
+                # `near` past the earliest it could be.
+                target = min(remaining, remaining - 1 / rate + near)
+                delay = max(target + END_SLACK, near)
+        if self.wake is not None and not self.pushed:
+            delay = max(delay, cap)  # push tells us about the end: polls only refresh progress
+        if floor is not None:
+            delay = max(delay, floor)
+        return max(0.0, min(delay, self.deadline - now))
 
     async def wait(self, hint: float | None = None) -> None:
-        """Sleep until the next poll is due."""
-        await asyncio.sleep(self.next_delay(hint))
+        """Sleep until the next poll is due, or until a push arrives."""
+        delay = self.next_delay(hint)
+        if self.wake is None or self.pushed:
+            await asyncio.sleep(delay)
+            return
+        try:
+            async with asyncio.timeout(delay):
+                await self.wake.wait()
+        except TimeoutError:
+            return
+        self.pushed = True  # accepted once: from now on, ordinary polling

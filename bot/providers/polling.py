@@ -8,6 +8,7 @@ non-transient error (401/403/404...) or the provider's own verdict ends it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
@@ -67,6 +68,7 @@ async def poll_job(
     wait_first: bool,
     hint: HintReader | None = None,
     first_hint: float | None = None,
+    wake: asyncio.Event | None = None,
 ) -> AsyncIterator[Event]:
     """Poll ``GET path`` until ``read`` returns an end event or the job deadline passes.
 
@@ -75,8 +77,10 @@ async def poll_job(
     first poll: right after a submit the job cannot be done yet, while a resumed
     job may have ended while nobody was looking. ``hint`` reads a pacing hint
     from a status answer's headers; ``first_hint`` is the submit answer's.
+    ``wake`` is set when the provider calls the job's push hook: the poll that
+    follows fetches the final state at once (see :class:`PollClock`).
     """
-    clock = PollClock(http.settings)
+    clock = PollClock(http.settings, wake=wake)
     progress = ProgressFilter()
     malformed = 0
     if wait_first:
@@ -125,6 +129,8 @@ async def poll_job(
                 yield event
                 return
             admitted = progress.admit(event)
+            if isinstance(admitted, Progress):
+                clock.observe(admitted.percent)
             if admitted is not None:
                 yield admitted
         await clock.wait(next_hint)

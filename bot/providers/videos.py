@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import tempfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -151,8 +154,9 @@ class VideosProvider:
             yield Failed(exc)
             return
         log.info("videos job %s submitted", video_id)
-        yield Submitted(video_id)
         hint = poll_after_hint(answer.headers)
+        del request, answer  # the image is not kept in memory while the job renders
+        yield Submitted(video_id)
         async for event in self._poll(video_id, wait_first=True, first_hint=hint):
             yield event
 
@@ -224,7 +228,7 @@ class VideosProvider:
         )
 
     async def download(self, video_id: str) -> Event:
-        """Fetch a finished video's ``/content``: a URL (JSON answer) or the mp4 bytes.
+        """Fetch a finished video's ``/content``: a URL (JSON answer) or the mp4, saved to a file.
 
         Raises typed errors for the poll loop to judge (transient ones are retried
         on the next poll); a 404/410 means the short-lived download expired.
@@ -240,7 +244,7 @@ class VideosProvider:
                 if resp.content_type.startswith("text/"):
                     snippet = self.http.redact((await resp.text(errors="replace"))[:200])
                     raise ProviderProtocolError(f"{path} answered text, not a video: {snippet!r}")
-                content = await self._read_capped(resp)
+                video, size = await self._save_capped(resp)
         except ProviderError as exc:
             if exc.status in (404, 410):
                 log.warning("videos job %s: content is gone: %s", video_id, exc)
@@ -248,10 +252,11 @@ class VideosProvider:
                     GenerationFailed("the video's download link expired", status=exc.status)
                 )
             raise
-        if not content:
+        if not size:
+            video.unlink(missing_ok=True)
             raise ProviderProtocolError(f"{path} answered an empty body")
-        log.info("videos job %s downloaded (%d bytes)", video_id, len(content))
-        return Completed(content=content)
+        log.info("videos job %s downloaded (%d bytes)", video_id, size)
+        return Completed(file=video)
 
     def _url_answer(self, video_id: str, text: str) -> Event:
         try:
@@ -264,15 +269,23 @@ class VideosProvider:
             raise ProviderProtocolError(f"video {video_id} content has no URL: {snippet}")
         return Completed(url=url)
 
-    async def _read_capped(self, resp: aiohttp.ClientResponse) -> bytes:
+    async def _save_capped(self, resp: aiohttp.ClientResponse) -> tuple[Path, int]:
+        """Stream the body to a temporary file (never whole in memory); returns it and its size."""
         cap = self.max_video_bytes
         cap_text = f"{cap // (1024 * 1024)} MiB" if cap >= 1024 * 1024 else f"{cap} bytes"
         too_big = GenerationFailed(f"the video is larger than {cap_text}, the most the bot accepts")
         if resp.content_length is not None and resp.content_length > self.max_video_bytes:
             raise too_big
-        buffer = bytearray()
-        async for chunk in resp.content.iter_chunked(_CHUNK):
-            buffer += chunk
-            if len(buffer) > self.max_video_bytes:
-                raise too_big
-        return bytes(buffer)
+        fd, name = tempfile.mkstemp(prefix="sora-video-", suffix=".mp4")
+        video, size = Path(name), 0
+        try:
+            with os.fdopen(fd, "wb") as out:
+                async for chunk in resp.content.iter_chunked(_CHUNK):
+                    size += len(chunk)
+                    if size > self.max_video_bytes:
+                        raise too_big
+                    out.write(chunk)
+        except BaseException:
+            os.remove(name)  # a partial download is never left behind
+            raise
+        return video, size

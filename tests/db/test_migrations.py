@@ -56,7 +56,7 @@ async def test_fresh_file_is_created_migrated_and_private(db_path: Path, raw: Ra
 
     async with Store.open(db_path):
         conn = raw()
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(load_migrations()) == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(load_migrations()) == 2
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
         assert {
@@ -88,7 +88,7 @@ async def test_reopen_is_idempotent_and_keeps_data(db_path: Path, raw: Raw) -> N
     async with Store.open(db_path) as store:
         assert await store.get_job(job.id) == job
 
-    assert raw().execute("PRAGMA user_version").fetchone()[0] == 1
+    assert raw().execute("PRAGMA user_version").fetchone()[0] == len(load_migrations())
 
 
 async def test_two_processes_migrating_at_once_both_succeed(db_path: Path, raw: Raw) -> None:
@@ -97,7 +97,7 @@ async def test_two_processes_migrating_at_once_both_succeed(db_path: Path, raw: 
             return await store.running_count(1)
 
     assert await asyncio.gather(open_and_count(), open_and_count()) == [0, 0]
-    assert raw().execute("PRAGMA user_version").fetchone()[0] == 1
+    assert raw().execute("PRAGMA user_version").fetchone()[0] == len(load_migrations())
 
 
 async def test_newer_schema_is_refused(db_path: Path, raw: Raw) -> None:

@@ -17,6 +17,7 @@ from .harness import patch_discord, running_bot
 from .http import RecordedRequest, UploadedFile
 from .models import (
     ATTACH_FILES,
+    MANAGE_GUILD,
     SEND_MESSAGES,
     VIEW_CHANNEL,
     Callback,
@@ -24,6 +25,7 @@ from .models import (
     FakeGuild,
     FakeInteraction,
     FakeMessage,
+    FakeRole,
     FakeUser,
     Revision,
     StoredFile,
@@ -33,6 +35,7 @@ from .server import FakeDiscord
 
 __all__ = [
     "ATTACH_FILES",
+    "MANAGE_GUILD",
     "SEND_MESSAGES",
     "VIEW_CHANNEL",
     "ApiError",
@@ -43,6 +46,7 @@ __all__ = [
     "FakeGuild",
     "FakeInteraction",
     "FakeMessage",
+    "FakeRole",
     "FakeUser",
     "RateLimits",
     "RecordedRequest",

@@ -23,6 +23,7 @@ from .models import (
     FakeGuild,
     FakeInteraction,
     FakeMessage,
+    FakeRole,
     FakeUser,
     StoredFile,
 )
@@ -183,6 +184,9 @@ def _wire_value(
             member = payloads.member(guild, value)
             member.pop("user")
             resolved.setdefault("members", {})[str(value.id)] = member
+        return str(value.id)
+    if isinstance(value, FakeRole):
+        resolved.setdefault("roles", {})[str(value.id)] = payloads.role(value)
         return str(value.id)
     if isinstance(value, FakeChannel):
         entry = {"id": str(value.id), "name": value.name, "type": value.type, "permissions": "0"}

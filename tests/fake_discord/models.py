@@ -18,6 +18,7 @@ DISCORD_EPOCH_MS = 1420070400000
 # Permission bits the fake reasons about (Discord's numbering).
 CREATE_INSTANT_INVITE = 1 << 0
 ADMINISTRATOR = 1 << 3
+MANAGE_GUILD = 1 << 5
 ADD_REACTIONS = 1 << 6
 VIEW_CHANNEL = 1 << 10
 SEND_MESSAGES = 1 << 11
@@ -111,6 +112,16 @@ class FakeChannel:
 
 
 @dataclass
+class FakeRole:
+    """A guild role; members given it (``World.give_role``) get its ``permissions``."""
+
+    id: int
+    name: str
+    permissions: int = 0
+    position: int = 1
+
+
+@dataclass
 class FakeGuild:
     """A guild with its channels and members; the owner has every permission."""
 
@@ -124,12 +135,21 @@ class FakeGuild:
     bot_permissions: int = DEFAULT_PERMISSIONS
     upload_limit: int = DEFAULT_UPLOAD_LIMIT
     joined_at: dt.datetime = field(default_factory=utcnow)
+    roles: list[FakeRole] = field(default_factory=list, repr=False)  # besides the two built-in
+    member_roles: dict[int, list[int]] = field(default_factory=dict, repr=False)
+
+    def roles_of(self, user: FakeUser) -> list[FakeRole]:
+        """The roles given to ``user`` (not @everyone or the bot's managed role)."""
+        ids = set(self.member_roles.get(user.id, ()))
+        return [role for role in self.roles if role.id in ids]
 
     def member_permissions(self, user: FakeUser, channel: FakeChannel | None = None) -> int:
         """Resolve a member's permissions in ``channel`` the way Discord does (simplified)."""
         if user.id == self.owner.id:
             return ALL_PERMISSIONS
         perms = self.everyone_permissions
+        for role in self.roles_of(user):
+            perms |= role.permissions
         if user.bot:
             perms |= self.bot_permissions
             if channel is not None:

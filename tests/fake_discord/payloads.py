@@ -13,6 +13,7 @@ from .models import (
     FakeChannel,
     FakeGuild,
     FakeMessage,
+    FakeRole,
     FakeUser,
     StoredFile,
     snowflake_time,
@@ -56,7 +57,7 @@ def member(guild: FakeGuild, u: FakeUser, channel: FakeChannel | None = None) ->
     """
     data: dict[str, Any] = {
         "user": user(u),
-        "roles": [str(guild.bot_role_id)] if u.bot else [],
+        "roles": [str(guild.bot_role_id)] if u.bot else [str(r.id) for r in guild.roles_of(u)],
         "joined_at": iso(guild.joined_at),
         "premium_since": None,
         "deaf": False,
@@ -73,10 +74,34 @@ def member(guild: FakeGuild, u: FakeUser, channel: FakeChannel | None = None) ->
     return data
 
 
+def role(r: FakeRole) -> dict[str, Any]:
+    """A role object for one of the guild's added roles."""
+    return {
+        "id": str(r.id),
+        "name": r.name,
+        "permissions": str(r.permissions),
+        "position": r.position,
+        "color": 0,
+        "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
+        "hoist": False,
+        "icon": None,
+        "unicode_emoji": None,
+        "mentionable": False,
+        "flags": 0,
+        "managed": False,
+    }
+
+
 def roles(guild: FakeGuild, bot_user: FakeUser) -> list[dict[str, Any]]:
-    """@everyone (id == guild id) and the bot's managed integration role."""
+    """@everyone (id == guild id), the bot's managed integration role, and added roles."""
     base = {"hoist": False, "icon": None, "unicode_emoji": None, "mentionable": False, "flags": 0}
     colors = {"primary_color": 0, "secondary_color": None, "tertiary_color": None}
+    return [*_builtin_roles(guild, bot_user, base, colors), *(role(r) for r in guild.roles)]
+
+
+def _builtin_roles(
+    guild: FakeGuild, bot_user: FakeUser, base: dict[str, Any], colors: dict[str, Any]
+) -> list[dict[str, Any]]:
     return [
         {
             **base,

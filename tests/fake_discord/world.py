@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .models import FakeChannel, FakeGuild, FakeMessage, FakeUser
+from .models import FakeChannel, FakeGuild, FakeMessage, FakeRole, FakeUser
 
 if TYPE_CHECKING:
     from .models import Snowflakes
@@ -69,6 +69,22 @@ class World:
         target.channels.append(channel)
         self.channels[channel.id] = channel
         return channel
+
+    def add_role(
+        self, name: str, guild: FakeGuild | None = None, *, permissions: int = 0
+    ) -> FakeRole:
+        """A new role in ``guild`` (default: the fake's guild); add it before the bot connects."""
+        target = guild or self.guild
+        role = FakeRole(self.ids.next(), name, permissions, position=len(target.roles) + 2)
+        target.roles.append(role)
+        return role
+
+    def give_role(self, user: FakeUser, role: FakeRole, guild: FakeGuild | None = None) -> None:
+        """Make ``user`` a member of ``guild`` (if needed) with ``role``."""
+        target = guild or self.guild
+        if all(m.id != user.id for m in target.members):
+            target.members.append(user)
+        target.member_roles.setdefault(user.id, []).append(role.id)
 
     def dm_channel(self, user: FakeUser) -> FakeChannel:
         """The bot's DM channel with ``user`` (created on first use)."""

@@ -82,7 +82,12 @@ async def test_success_downloads_the_bytes(session: aiohttp.ClientSession) -> No
     assert events[1] == Queued("queued")
     progress = [e.percent for e in events if isinstance(e, Progress) and e.percent is not None]
     assert progress and progress == sorted(set(progress))
-    assert events[-1] == Completed(content=SAMPLE_VIDEO.read_bytes())
+    end = events[-1]
+    assert isinstance(end, Completed) and end.url is None and end.file is not None
+    try:  # streamed to a temporary file that now belongs to the caller
+        assert end.file.read_bytes() == SAMPLE_VIDEO.read_bytes()
+    finally:
+        end.file.unlink()
     form = fake.recorder.requests[0]["form"]
     image = form.pop("input_reference")
     assert form == {

@@ -1,0 +1,196 @@
+"""`/video-admin`'s domain: who may administer, and each action with its answer.
+
+Actions go through :class:`~bot.db.store.Store` methods that record an audit
+row (who, what, on whom) in the same transaction as the change. Each method
+returns the ephemeral answer to show the admin.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal
+
+import discord
+from discord import app_commands
+
+from bot import admin_text
+from bot.admission import credits, standing
+from bot.config import Settings
+from bot.costs import RuleError, parse_money
+from bot.db import Store
+from bot.db.guild_models import Spend
+from bot.db.guilds import GuildColumn
+from bot.policy import server_budget
+from bot.validation import UserError
+
+log = logging.getLogger(__name__)
+
+
+class AdminOnly(app_commands.CheckFailure):
+    """Raised by the group's check; ``user_message`` is shown to the member."""
+
+    user_message = "Only members who can manage this server can use `/video-admin`."
+
+
+def can_administer(
+    settings: Settings, user_id: int, permissions: discord.Permissions | None
+) -> bool:
+    """Owners (``BOT_OWNER_IDS``) everywhere; otherwise members with Manage Server."""
+    if user_id in settings.owner_ids:
+        return True
+    return bool(permissions is not None and permissions.manage_guild)
+
+
+class AdminService:
+    """The actions of `/video-admin` in one server, on behalf of ``actor_id``."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+
+    async def member_limit(
+        self, guild_id: int, actor_id: int, member_id: int, limit: int | None, roles: Sequence[int]
+    ) -> str:
+        """Set or remove a member's own daily limit; shows what now applies."""
+        await self.store.set_member_limit(guild_id, member_id, limit, actor_id=actor_id)
+        now = await self.member_info(guild_id, member_id, roles)
+        done = "Removed the member's own limit." if limit is None else "Limit set."
+        return f"{done}\n{now}"
+
+    async def extra_credits(self, guild_id: int, actor_id: int, member_id: int, delta: int) -> str:
+        """Grant (positive) or remove (negative) extra credits."""
+        if delta == 0:
+            raise UserError("Give a number of credits to add (or, with a minus sign, remove).")
+        balance = await self.store.add_extra_credits(guild_id, member_id, delta, actor_id=actor_id)
+        verb = "Added" if delta > 0 else "Removed"
+        return (
+            f"{verb} {credits(abs(delta))} for <@{member_id}>; they now have "
+            f"**{balance}** extra credits (used once their daily credits run out)."
+        )
+
+    async def reset(self, guild_id: int, actor_id: int, member_id: int) -> str:
+        """Forgive the member's credits used today."""
+        forgiven = await self.store.reset_usage(guild_id, member_id, actor_id=actor_id)
+        if not forgiven:
+            return f"<@{member_id}> has no used credits to reset today."
+        return f"Reset: <@{member_id}> got back {credits(forgiven)} for today."
+
+    async def block(
+        self, guild_id: int, actor_id: int, member_id: int, blocked: bool, reason: str | None
+    ) -> str:
+        """Block or unblock a member."""
+        changed = await self.store.set_blocked(
+            guild_id, member_id, blocked, actor_id=actor_id, reason=reason
+        )
+        if blocked:
+            state = "is now blocked" if changed else "was already blocked"
+            return f"<@{member_id}> {state} from making videos in this server."
+        state = "can make videos again" if changed else "was not blocked"
+        return f"<@{member_id}> {state}."
+
+    async def server_limit(self, guild_id: int, actor_id: int, limit: int | None) -> str:
+        """Set or clear the server's default daily limit."""
+        await self.store.set_guild_value(guild_id, "daily_limit", limit, actor_id=actor_id)
+        if limit is None:
+            return (
+                f"Server default removed: members get {credits(self.settings.quota_per_day)} a day."
+            )
+        return (
+            f"Server default set: members get {credits(limit)} a day "
+            "(unless a role's or their own limit applies)."
+        )
+
+    async def role_limit(
+        self, guild_id: int, actor_id: int, role_id: int, limit: int | None
+    ) -> str:
+        """Set or clear a role's daily limit."""
+        await self.store.set_role_limit(guild_id, role_id, limit, actor_id=actor_id)
+        if limit is None:
+            return f"Removed the daily limit of <@&{role_id}>."
+        return (
+            f"Members with <@&{role_id}> get {credits(limit)} a day "
+            "(the most generous of a member's roles wins; a member's own limit wins over roles)."
+        )
+
+    async def channels(
+        self,
+        guild_id: int,
+        actor_id: int,
+        action: Literal["add", "remove", "clear", "list"],
+        channel_id: int | None = None,
+    ) -> str:
+        """Change or show where `/video` may be used."""
+        if action == "list":
+            return admin_text.channels_text(await self.store.video_channels(guild_id))
+        allowed = await self.store.change_channels(guild_id, action, channel_id, actor_id=actor_id)
+        return admin_text.channels_text(allowed)
+
+    async def budget(
+        self, guild_id: int, actor_id: int, credit_cap: int | None, money: str | None
+    ) -> str:
+        """Set the server's daily caps (credits and/or money); at least one must be given."""
+        if credit_cap is None and money is None:
+            raise UserError("Give a cap in credits, in money, or both (or use `budget clear`).")
+        micros = None
+        if money is not None:
+            try:
+                micros = parse_money(money, "money")
+            except RuleError:
+                raise UserError(f"`{money[:20]}` is not an amount like 20 or 7.50.") from None
+        if credit_cap is not None:
+            await self.store.set_guild_value(
+                guild_id, "budget_credits", credit_cap, actor_id=actor_id
+            )
+        if micros is not None:
+            await self.store.set_guild_value(guild_id, "budget_micros", micros, actor_id=actor_id)
+        return await self.budget_text(guild_id, "Budget set.")
+
+    async def clear_budget(self, guild_id: int, actor_id: int) -> str:
+        """Back to the settings' default caps for servers."""
+        columns: tuple[GuildColumn, ...] = ("budget_credits", "budget_micros")
+        for column in columns:
+            await self.store.set_guild_value(guild_id, column, None, actor_id=actor_id)
+        return await self.budget_text(
+            guild_id, "Server budget removed (the bot's default applies)."
+        )
+
+    async def budget_text(self, guild_id: int, done: str) -> str:
+        """The server's daily caps in force and today's spend."""
+        guild = await self.store.guild_settings(guild_id)
+        cap_credits, cap_micros = server_budget(self.settings, guild)
+        spend = await self.store.spend(guild_id)
+        caps = admin_text.cap_text("", spend, cap_credits, cap_micros, self.settings.currency)
+        return f"{done} This server today:{caps}.".strip()
+
+    async def member_info(self, guild_id: int, member_id: int, roles: Sequence[int]) -> str:
+        """A member's limit, usage, extra credits and block."""
+        found = await standing(
+            self.store, self.settings, user_id=member_id, guild_id=guild_id, role_ids=roles
+        )
+        return admin_text.standing_text(member_id, found)
+
+    async def stats(
+        self, guild_id: int | None, *, now: datetime | None = None, scope: str = "this server"
+    ) -> str:
+        """Jobs, success, spend and render time for one server (``None``: the whole bot)."""
+        stats = await self.store.stats(guild_id, now=now)
+        settings = self.settings
+        budgets: list[tuple[str, Spend, int | None, int | None]] = []
+        if guild_id is not None:
+            caps = server_budget(settings, await self.store.guild_settings(guild_id))
+            if caps != (None, None):
+                budgets.append(("server", await self.store.spend(guild_id, now=now), *caps))
+        if settings.budget_daily_credits is not None or settings.budget_daily_micros is not None:
+            spend = await self.store.spend(None, now=now)
+            budgets.append(
+                ("bot", spend, settings.budget_daily_credits, settings.budget_daily_micros)
+            )
+        return admin_text.stats_text(
+            stats, scope=scope, currency=settings.currency, budgets=budgets
+        )
+
+    async def audit(self, guild_id: int, count: int) -> str:
+        """The newest admin actions of the server."""
+        return admin_text.audit_text(await self.store.audit_log(guild_id, count))

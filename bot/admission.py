@@ -1,0 +1,181 @@
+"""Accepting a `/video` job: the operator's rules, then one atomic reservation.
+
+Called by :meth:`bot.jobs.JobService.accept`. In order: the prompt filter, then
+in a server the member's block, the allowed channels and the daily limit that
+applies (see :mod:`bot.policy`); then :meth:`~bot.db.store.Store.reserve` checks
+the member's credits (extra credits included), the jobs in progress and the
+daily budget caps inside the same ``BEGIN IMMEDIATE`` transaction that reserves,
+so nothing is ever half-charged. Every refusal is a :class:`Refusal` whose
+message says what was needed and what is left, without echoing a blocked prompt.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from bot.config import Settings
+from bot.costs import format_money
+from bot.db import BudgetExceeded, Job, QuotaExceeded, Store, TooManyRunning, Usage
+from bot.logging_setup import bind_job
+from bot.policy import ResolvedLimit, channel_allowed, daily_limit, spend_caps
+from bot.validation import UserError
+
+if TYPE_CHECKING:
+    from bot.jobs import JobRequest
+
+log = logging.getLogger(__name__)
+
+MAX_CHANNELS_SHOWN = 10
+
+
+class Refusal(UserError):
+    """A job refused by a rule; ``reason`` is a short label for metrics and logs."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+async def admit(store: Store, settings: Settings, request: JobRequest, *, protocol: str) -> Job:
+    """Check the rules and reserve the job's credits; raises :class:`Refusal` when refused."""
+    cost = request.cost
+    if cost is None:
+        cost = settings.cost_table.credits(request.model.name, request.duration, request.hd)
+    if cost < 0:
+        raise ValueError("a job cannot cost a negative number of credits")
+    matched = settings.prompt_filter.match(request.prompt)
+    if matched is not None:
+        log.info("refused a prompt of user %s: blocked pattern #%d", request.user_id, matched + 1)
+        raise Refusal(
+            "prompt",
+            "Your prompt contains words or phrases that are not allowed here. "
+            "Please describe the video differently.",
+        )
+    limit, use_extra, guild = settings.quota_per_day, False, None
+    if request.guild_id is not None:
+        snapshot = await store.policy_snapshot(request.guild_id, request.user_id, request.role_ids)
+        if snapshot.member.blocked:
+            reason = snapshot.member.block_reason
+            raise Refusal(
+                "blocked",
+                "You are not allowed to make videos in this server."
+                + (f" Reason: {reason}" if reason else ""),
+            )
+        if not channel_allowed(snapshot.channels, request.channel_id, request.parent_channel_id):
+            raise Refusal("channel", channels_message(snapshot.channels))
+        limit = daily_limit(snapshot, settings.quota_per_day).credits
+        use_extra, guild = True, snapshot.guild
+    price = settings.price_table.micros(request.model.name, request.duration, request.hd)
+    try:
+        job = await store.reserve(
+            user_id=request.user_id,
+            guild_id=request.guild_id,
+            channel_id=request.channel_id,
+            prompt=request.prompt,
+            options=request.options,
+            image_url=request.image_url,
+            protocol=protocol,
+            cost=cost,
+            daily_limit=limit,
+            max_running=settings.max_jobs_per_user,
+            price_micros=price,
+            use_extra=use_extra,
+            caps=spend_caps(settings, guild),
+        )
+    except QuotaExceeded as exc:
+        raise Refusal("quota", quota_message(exc)) from None
+    except TooManyRunning as exc:
+        raise Refusal(
+            "running",
+            f"You already have {exc.running} video(s) in progress "
+            f"(the limit is {exc.limit}). Please wait for one to finish.",
+        ) from None
+    except BudgetExceeded as exc:
+        log.info("budget cap reached: %s", exc)
+        raise Refusal("budget", budget_message(exc, settings.currency)) from None
+    bind_job(job.id)  # this task's later log lines, and the job's task, carry the id
+    return job
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """A member's credits under the rules: today's usage, extras, jobs in progress, block."""
+
+    usage: Usage
+    limit: ResolvedLimit
+    extra: int
+    running: int
+    blocked: bool
+
+
+async def standing(
+    store: Store,
+    settings: Settings,
+    *,
+    user_id: int,
+    guild_id: int | None,
+    role_ids: Sequence[int] = (),
+    now: datetime | None = None,
+) -> Standing:
+    """What ``/quota`` shows: the limit that applies in ``guild_id`` (the bot's outside servers)."""
+    limit = ResolvedLimit(settings.quota_per_day, "bot")
+    extra, blocked = 0, False
+    if guild_id is not None:
+        snapshot = await store.policy_snapshot(guild_id, user_id, role_ids)
+        limit = daily_limit(snapshot, settings.quota_per_day)
+        extra, blocked = snapshot.member.extra_credits, snapshot.member.blocked
+    usage = await store.usage(user_id, limit.credits, now=now)
+    running = await store.running_count(user_id)
+    return Standing(usage, limit, extra, running, blocked)
+
+
+def credits(n: int) -> str:
+    """``1 credit``, ``3 credits``."""
+    return f"{n} credit{'' if n == 1 else 's'}"
+
+
+def quota_message(exc: QuotaExceeded) -> str:
+    """Why a job was refused for the member's credits: what it needed, what is left."""
+    stamp = int(exc.resets_at.timestamp())
+    if exc.remaining == 0:
+        text = f"You have used all {exc.limit} of your credits for today."
+        if exc.cost != 1:
+            text += f" This video costs {credits(exc.cost)}."
+    else:
+        extra = f" (with {credits(exc.extra)} extra)" if exc.extra else ""
+        text = (
+            f"This video costs {credits(exc.cost)}, but you have only "
+            f"{credits(exc.remaining)} left today{extra}."
+        )
+    return f"{text} Your credits reset <t:{stamp}:R>."
+
+
+def budget_message(exc: BudgetExceeded, currency: str) -> str:
+    """Why a job was refused for a daily budget cap; money amounts stay with the operator."""
+    whose = "the bot's" if exc.scope == "bot" else "this server's"
+    stamp = int(exc.resets_at.timestamp())
+    if exc.unit == "credits":
+        text = (
+            f"This video needs {credits(exc.needed)}, but only {credits(exc.left)} "
+            f"{'is' if exc.left == 1 else 'are'} left in {whose} daily video budget."
+        )
+    else:
+        log.info(
+            "money cap: %s spent of %s, job needs %s",
+            format_money(exc.spent, currency),
+            format_money(exc.cap, currency),
+            format_money(exc.needed, currency),
+        )
+        text = f"This video would go over {whose} daily spending limit."
+    return f"{text} The budget starts afresh <t:{stamp}:R>."
+
+
+def channels_message(channels: tuple[int, ...]) -> str:
+    """Where `/video` may be used instead."""
+    shown = ", ".join(f"<#{c}>" for c in channels[:MAX_CHANNELS_SHOWN])
+    more = " and others" if len(channels) > MAX_CHANNELS_SHOWN else ""
+    return f"`/video` can only be used in {shown}{more} in this server."

@@ -1,0 +1,263 @@
+"""Server and member settings, allowed channels and the audit log.
+
+Every admin change is one transaction that also writes its audit row, so an
+action is never applied without a record of who did it (or recorded without
+being applied).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, Literal
+
+import aiosqlite
+
+from bot.db import operator_queries as oq
+from bot.db import queries
+from bot.db.base import StoreBase
+from bot.db.guild_models import AuditEntry, GuildSettings, MemberSettings, PolicySnapshot
+from bot.db.models import from_epoch, quota_day, utc
+
+log = logging.getLogger(__name__)
+
+GuildColumn = Literal["daily_limit", "budget_credits", "budget_micros"]
+_GUILD_COLUMNS: tuple[GuildColumn, ...] = ("daily_limit", "budget_credits", "budget_micros")
+
+
+class GuildStore(StoreBase):
+    """The operator's settings per server and member; part of :class:`~bot.db.store.Store`."""
+
+    # ------------------------------------------------------------ reads
+
+    async def policy_snapshot(
+        self, guild_id: int, user_id: int, role_ids: Sequence[int] = ()
+    ) -> PolicySnapshot:
+        """The server's and member's settings, the limits of ``role_ids``, allowed channels."""
+        roles = tuple(dict.fromkeys(role_ids))
+        async with self._locked():
+            guild = await self._guild(guild_id)
+            member = await self._member(guild_id, user_id)
+            limits: dict[int, int] = {}
+            if roles:
+                sql = oq.ROLE_LIMITS_OF.format(marks=", ".join("?" for _ in roles))
+                limits = {r[0]: r[1] for r in await self._all(sql, (guild_id, *roles))}
+            channels = tuple(r[0] for r in await self._all(oq.CHANNELS, (guild_id,)))
+        return PolicySnapshot(guild, member, MappingProxyType(limits), channels)
+
+    async def guild_settings(self, guild_id: int) -> GuildSettings:
+        """A server's own settings (all ``None`` when it changed nothing)."""
+        async with self._locked():
+            return await self._guild(guild_id)
+
+    async def member_settings(self, guild_id: int, user_id: int) -> MemberSettings:
+        """A member's settings in a server (defaults when none were set)."""
+        async with self._locked():
+            return await self._member(guild_id, user_id)
+
+    async def role_limits(self, guild_id: int) -> dict[int, int]:
+        """Every role limit of a server: role id to daily credits."""
+        async with self._locked():
+            return {r[0]: r[1] for r in await self._all(oq.ROLE_LIMITS, (guild_id,))}
+
+    async def video_channels(self, guild_id: int) -> tuple[int, ...]:
+        """Channels where ``/video`` is allowed in a server; empty means everywhere."""
+        async with self._locked():
+            return tuple(r[0] for r in await self._all(oq.CHANNELS, (guild_id,)))
+
+    async def audit_log(self, guild_id: int | None, limit: int = 20) -> list[AuditEntry]:
+        """The newest admin actions of a server (``None``: actions outside servers)."""
+        async with self._locked():
+            rows = await self._all(oq.AUDIT_LOG, (guild_id, limit))
+        return [
+            AuditEntry(
+                id=r["id"],
+                guild_id=r["guild_id"],
+                actor_id=r["actor_id"],
+                action=r["action"],
+                target_id=r["target_id"],
+                details=MappingProxyType(json.loads(r["details"])),
+                created_at=from_epoch(r["created_at"]) or utc(),
+            )
+            for r in rows
+        ]
+
+    async def _guild(self, guild_id: int) -> GuildSettings:
+        row = await self._one(oq.GUILD_SETTINGS, (guild_id,))
+        if row is None:
+            return GuildSettings(guild_id)
+        return GuildSettings(guild_id, row[1], row[2], row[3])
+
+    async def _member(self, guild_id: int, user_id: int) -> MemberSettings:
+        row = await self._one(oq.MEMBER_SETTINGS, (guild_id, user_id))
+        if row is None:
+            return MemberSettings(guild_id, user_id)
+        return MemberSettings(guild_id, user_id, row[2], row[3], bool(row[4]), row[5])
+
+    # ------------------------------------------------------------ admin writes
+
+    async def set_guild_value(
+        self,
+        guild_id: int,
+        column: GuildColumn,
+        value: int | None,
+        *,
+        actor_id: int,
+        now: datetime | None = None,
+    ) -> None:
+        """Set (or with ``None`` clear) one of a server's settings, audited."""
+        if column not in _GUILD_COLUMNS:
+            raise ValueError(f"unknown server setting {column!r}")
+        if value is not None and value < 0:
+            raise ValueError("a server setting must not be negative")
+        ts = utc(now).timestamp()
+        async with self._transaction() as conn:
+            await conn.execute(oq.UPSERT_GUILD, (guild_id, ts))
+            await conn.execute(oq.SET_GUILD_COLUMN.format(column=column), (value, guild_id))
+            await _audit(conn, guild_id, actor_id, f"set {column}", None, {"value": value}, ts)
+
+    async def set_member_limit(
+        self,
+        guild_id: int,
+        user_id: int,
+        limit: int | None,
+        *,
+        actor_id: int,
+        now: datetime | None = None,
+    ) -> None:
+        """Give a member their own daily limit (``None`` removes it), audited."""
+        if limit is not None and limit < 0:
+            raise ValueError("a limit must not be negative")
+        ts = utc(now).timestamp()
+        async with self._transaction() as conn:
+            await conn.execute(oq.UPSERT_MEMBER, (guild_id, user_id, ts))
+            await conn.execute(oq.SET_MEMBER_LIMIT, (limit, guild_id, user_id))
+            await _audit(conn, guild_id, actor_id, "member limit", user_id, {"limit": limit}, ts)
+
+    async def add_extra_credits(
+        self, guild_id: int, user_id: int, delta: int, *, actor_id: int, now: datetime | None = None
+    ) -> int:
+        """Add (or, negative, remove) extra credits; never below zero. Returns the balance."""
+        ts = utc(now).timestamp()
+        async with self._transaction() as conn:
+            await conn.execute(oq.UPSERT_MEMBER, (guild_id, user_id, ts))
+            balance = await self._scalar(oq.ADD_EXTRA, (delta, guild_id, user_id))
+            details = {"delta": delta, "balance": balance}
+            await _audit(conn, guild_id, actor_id, "extra credits", user_id, details, ts)
+        return balance
+
+    async def set_blocked(
+        self,
+        guild_id: int,
+        user_id: int,
+        blocked: bool,
+        *,
+        actor_id: int,
+        reason: str | None = None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Block or unblock a member; returns False when nothing changed (still audited)."""
+        ts = utc(now).timestamp()
+        action = "block" if blocked else "unblock"
+        async with self._transaction() as conn:
+            await conn.execute(oq.UPSERT_MEMBER, (guild_id, user_id, ts))
+            params = (int(blocked), reason if blocked else None, guild_id, user_id, int(blocked))
+            async with conn.execute(oq.SET_BLOCKED, params) as cur:
+                changed = cur.rowcount == 1
+            details = {"reason": reason, "changed": changed}
+            await _audit(conn, guild_id, actor_id, action, user_id, details, ts)
+        return changed
+
+    async def reset_usage(
+        self, guild_id: int, user_id: int, *, actor_id: int, now: datetime | None = None
+    ) -> int:
+        """Forgive the member's credits used today; returns how many were forgiven.
+
+        Credits still held by the member's unfinished jobs stay counted: if such
+        a job fails later, its refund brings the count back to zero, not below.
+        """
+        at = utc(now)
+        day, ts = quota_day(at), at.timestamp()
+        async with self._transaction() as conn:
+            used = await self._scalar(queries.USED_ON_DAY, {"user": user_id, "day": day})
+            held = await self._scalar(oq.HELD_ON_DAY, (user_id, day))
+            forgiven = max(used - held, 0)
+            if forgiven:
+                await conn.execute(
+                    oq.INSERT_ADJUSTMENT, (user_id, day, -forgiven, guild_id, actor_id, ts)
+                )
+            details = {"day": day, "forgiven": forgiven}
+            await _audit(conn, guild_id, actor_id, "reset usage", user_id, details, ts)
+        return forgiven
+
+    async def set_role_limit(
+        self,
+        guild_id: int,
+        role_id: int,
+        limit: int | None,
+        *,
+        actor_id: int,
+        now: datetime | None = None,
+    ) -> None:
+        """Set (``None``: remove) the daily limit of a role, audited."""
+        if limit is not None and limit < 0:
+            raise ValueError("a limit must not be negative")
+        ts = utc(now).timestamp()
+        async with self._transaction() as conn:
+            if limit is None:
+                await conn.execute(oq.CLEAR_ROLE_LIMIT, (guild_id, role_id))
+            else:
+                await conn.execute(oq.SET_ROLE_LIMIT, (guild_id, role_id, limit, ts))
+            await _audit(conn, guild_id, actor_id, "role limit", role_id, {"limit": limit}, ts)
+
+    async def change_channels(
+        self,
+        guild_id: int,
+        action: Literal["add", "remove", "clear"],
+        channel_id: int | None = None,
+        *,
+        actor_id: int,
+        now: datetime | None = None,
+    ) -> tuple[int, ...]:
+        """Allow ``/video`` in one more channel, one fewer, or everywhere again; audited.
+
+        Returns the allowed channels afterwards (empty: every channel).
+        """
+        ts = utc(now).timestamp()
+        async with self._transaction() as conn:
+            if action == "clear":
+                await conn.execute(oq.CLEAR_CHANNELS, (guild_id,))
+            elif channel_id is None:
+                raise ValueError(f"channel {action} needs a channel id")
+            elif action == "add":
+                await conn.execute(oq.ADD_CHANNEL, (guild_id, channel_id, ts))
+            else:
+                await conn.execute(oq.REMOVE_CHANNEL, (guild_id, channel_id))
+            await _audit(conn, guild_id, actor_id, f"channel {action}", channel_id, {}, ts)
+            return tuple(r[0] for r in await self._all(oq.CHANNELS, (guild_id,)))
+
+    async def health_write(self, now: datetime | None = None) -> None:
+        """Write one small row: proves the database file is writable right now."""
+        at = utc(now)
+        async with self._transaction() as conn:
+            await conn.execute(oq.HEALTH_WRITE, (at.isoformat(), at.timestamp()))
+
+
+async def _audit(
+    conn: aiosqlite.Connection,
+    guild_id: int | None,
+    actor_id: int,
+    action: str,
+    target_id: int | None,
+    details: Mapping[str, Any],
+    ts: float,
+) -> None:
+    """One audit row, in the caller's transaction."""
+    await conn.execute(
+        oq.INSERT_AUDIT,
+        (guild_id, actor_id, action, target_id, json.dumps(dict(details), sort_keys=True), ts),
+    )
+    log.info("admin %s in guild %s: %s on %s %s", actor_id, guild_id, action, target_id, details)

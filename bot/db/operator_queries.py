@@ -1,0 +1,178 @@
+"""SQL of the operator's toolkit: budgets, server and member settings, audit, stats, metrics."""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Jobs that still cost something: neither failed nor cancelled (those were refunded).
+_NOT_REFUNDED: Final = "status NOT IN ('failed', 'cancelled')"
+
+SPEND_ON_DAY: Final = f"""
+SELECT COALESCE(SUM(cost), 0), COALESCE(SUM(price_micros), 0)
+FROM jobs WHERE day = ? AND {_NOT_REFUNDED}
+"""
+
+SPEND_ON_DAY_IN_GUILD: Final = f"""
+SELECT COALESCE(SUM(cost), 0), COALESCE(SUM(price_micros), 0)
+FROM jobs WHERE day = ? AND guild_id = ? AND {_NOT_REFUNDED}
+"""
+
+# ---------------------------------------------------------------- extra credits
+
+EXTRA_CREDITS: Final = (
+    "SELECT extra_credits FROM member_settings WHERE guild_id = ? AND user_id = ?"
+)
+
+TAKE_EXTRA: Final = """
+UPDATE member_settings SET extra_credits = extra_credits - ?, updated_at = ?
+WHERE guild_id = ? AND user_id = ? AND extra_credits >= ?
+"""
+
+# Run in settle()'s transaction after a refund: the credits the job took from
+# the member's extra credits go back there.
+RETURN_EXTRA: Final = """
+UPDATE member_settings SET
+    extra_credits = extra_credits + (SELECT extra_used FROM jobs WHERE id = :job),
+    updated_at = :ts
+WHERE (guild_id, user_id) = (
+    SELECT guild_id, user_id FROM jobs WHERE id = :job AND extra_used > 0
+)
+"""
+
+# ---------------------------------------------------------------- settings
+
+GUILD_SETTINGS: Final = """
+SELECT guild_id, daily_limit, budget_credits, budget_micros FROM guild_settings WHERE guild_id = ?
+"""
+
+MEMBER_SETTINGS: Final = """
+SELECT guild_id, user_id, daily_limit, extra_credits, blocked, block_reason
+FROM member_settings WHERE guild_id = ? AND user_id = ?
+"""
+
+# {marks} is a list of "?" built from the number of role ids, never from their values.
+ROLE_LIMITS_OF: Final = """
+SELECT role_id, daily_limit FROM role_limits WHERE guild_id = ? AND role_id IN ({marks})
+"""
+
+ROLE_LIMITS: Final = (
+    "SELECT role_id, daily_limit FROM role_limits WHERE guild_id = ? ORDER BY role_id"
+)
+
+CHANNELS: Final = "SELECT channel_id FROM video_channels WHERE guild_id = ? ORDER BY created_at"
+
+UPSERT_GUILD: Final = """
+INSERT INTO guild_settings (guild_id, updated_at) VALUES (?, ?)
+ON CONFLICT (guild_id) DO UPDATE SET updated_at = excluded.updated_at
+"""
+
+# {column} comes from a fixed list in the store, never from a caller.
+SET_GUILD_COLUMN: Final = "UPDATE guild_settings SET {column} = ? WHERE guild_id = ?"
+
+UPSERT_MEMBER: Final = """
+INSERT INTO member_settings (guild_id, user_id, updated_at) VALUES (?, ?, ?)
+ON CONFLICT (guild_id, user_id) DO UPDATE SET updated_at = excluded.updated_at
+"""
+
+SET_MEMBER_LIMIT: Final = (
+    "UPDATE member_settings SET daily_limit = ? WHERE guild_id = ? AND user_id = ?"
+)
+
+ADD_EXTRA: Final = """
+UPDATE member_settings SET extra_credits = MAX(0, extra_credits + ?)
+WHERE guild_id = ? AND user_id = ?
+RETURNING extra_credits
+"""
+
+SET_BLOCKED: Final = """
+UPDATE member_settings SET blocked = ?, block_reason = ?
+WHERE guild_id = ? AND user_id = ? AND blocked <> ?
+"""
+
+SET_ROLE_LIMIT: Final = """
+INSERT INTO role_limits (guild_id, role_id, daily_limit, updated_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (guild_id, role_id) DO UPDATE SET
+    daily_limit = excluded.daily_limit, updated_at = excluded.updated_at
+"""
+
+CLEAR_ROLE_LIMIT: Final = "DELETE FROM role_limits WHERE guild_id = ? AND role_id = ?"
+
+ADD_CHANNEL: Final = """
+INSERT INTO video_channels (guild_id, channel_id, created_at) VALUES (?, ?, ?)
+ON CONFLICT (guild_id, channel_id) DO NOTHING
+"""
+
+REMOVE_CHANNEL: Final = "DELETE FROM video_channels WHERE guild_id = ? AND channel_id = ?"
+
+CLEAR_CHANNELS: Final = "DELETE FROM video_channels WHERE guild_id = ?"
+
+# Credits a member's unfinished jobs of the day still hold on the daily ledger:
+# a reset forgives the rest, so a later refund of those jobs cannot go below zero.
+HELD_ON_DAY: Final = """
+SELECT COALESCE(SUM(l.amount), 0) FROM ledger l JOIN jobs j ON j.id = l.job_id
+WHERE l.user_id = ? AND l.day = ? AND l.kind = 'reserve'
+  AND j.status IN ('queued', 'submitted', 'running')
+"""
+
+INSERT_ADJUSTMENT: Final = """
+INSERT INTO usage_adjustments (user_id, day, amount, guild_id, actor_id, created_at)
+VALUES (?, ?, ?, ?, ?, ?)
+"""
+
+INSERT_AUDIT: Final = """
+INSERT INTO audit_log (guild_id, actor_id, action, target_id, details, created_at)
+VALUES (?, ?, ?, ?, ?, ?)
+"""
+
+AUDIT_LOG: Final = """
+SELECT id, guild_id, actor_id, action, target_id, details, created_at
+FROM audit_log WHERE guild_id IS ? ORDER BY id DESC LIMIT ?
+"""
+
+# ---------------------------------------------------------------- stats
+
+# {scope} is "" or "AND guild_id = ?", chosen by the store.
+PERIOD_STATS: Final = f"""
+SELECT
+    COUNT(*),
+    COALESCE(SUM(status = 'completed'), 0),
+    COALESCE(SUM(status = 'failed'), 0),
+    COALESCE(SUM(status = 'cancelled'), 0),
+    COALESCE(SUM(status IN ('queued', 'submitted', 'running')), 0),
+    COALESCE(SUM(CASE WHEN {_NOT_REFUNDED} THEN cost ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN {_NOT_REFUNDED} THEN price_micros ELSE 0 END), 0)
+FROM jobs WHERE day >= ? AND day <= ? {{scope}}
+"""
+
+BUSIEST: Final = f"""
+SELECT user_id, COUNT(*) AS n,
+       COALESCE(SUM(CASE WHEN {_NOT_REFUNDED} THEN cost ELSE 0 END), 0) AS credits
+FROM jobs WHERE day >= ? AND day <= ? {{scope}}
+GROUP BY user_id ORDER BY credits DESC, n DESC, user_id LIMIT ?
+"""
+
+RENDER_TIME: Final = """
+SELECT AVG(finished_at - started_at), COUNT(*) FROM jobs
+WHERE status = 'completed' AND started_at IS NOT NULL AND day >= ? AND day <= ?
+"""
+
+# ---------------------------------------------------------------- metrics
+
+JOBS_BY_STATUS: Final = "SELECT status, COUNT(*) FROM jobs GROUP BY status"
+
+COMPLETED_SPEND: Final = """
+SELECT COALESCE(SUM(cost), 0), COALESCE(SUM(price_micros), 0) FROM jobs WHERE status = 'completed'
+"""
+
+# {buckets} is one "SUM(d <= bound)" per bucket bound, from constants in the store.
+RENDER_HISTOGRAM: Final = """
+SELECT {buckets}, COALESCE(SUM(d), 0), COUNT(*) FROM (
+    SELECT MAX(finished_at - started_at, 0) AS d FROM jobs
+    WHERE status = 'completed' AND started_at IS NOT NULL
+)
+"""
+
+HEALTH_WRITE: Final = """
+INSERT INTO meta (key, value, updated_at) VALUES ('health_check', ?, ?)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+"""

@@ -1,0 +1,44 @@
+"""What the operator's rules need from an interaction: roles, thread parent, the job's cost."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.costs import CostTable
+
+if TYPE_CHECKING:
+    from bot.jobs import JobRequest
+
+
+def role_ids(interaction: discord.Interaction) -> tuple[int, ...]:
+    """The invoking member's role ids (``@everyone`` included); empty outside servers."""
+    user = interaction.user
+    if isinstance(user, discord.Member):
+        return tuple(role.id for role in user.roles)
+    return ()
+
+
+def parent_channel_id(interaction: discord.Interaction) -> int | None:
+    """The channel a thread belongs to (its rules apply to the thread), else None."""
+    channel = interaction.channel
+    if isinstance(channel, discord.Thread):
+        return channel.parent_id
+    return None
+
+
+def for_member(
+    request: JobRequest, interaction: discord.Interaction, costs: CostTable
+) -> JobRequest:
+    """``request`` with the member's roles, the thread's parent and the job's cost filled in."""
+    cost = request.cost
+    if cost is None:
+        cost = costs.credits(request.model.name, request.duration, request.hd)
+    return dataclasses.replace(
+        request,
+        role_ids=role_ids(interaction),
+        parent_channel_id=parent_channel_id(interaction),
+        cost=cost,
+    )

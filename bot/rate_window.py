@@ -1,0 +1,33 @@
+"""A sliding-window rate limit: at most ``limit`` events in any ``period`` seconds.
+
+A sliding window never lets a burst straddle two of Discord's fixed windows:
+``limit`` events per ``period`` sliding means at most ``limit`` in any fixed
+window of that length, so a limit set below Discord's is never exceeded.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+
+class Window:
+    """Remembers the last ``limit`` event times; the caller supplies the clock."""
+
+    __slots__ = ("_times", "limit", "period")
+
+    def __init__(self, limit: int, period: float) -> None:
+        if limit < 1 or period <= 0:
+            raise ValueError("a window needs limit >= 1 and period > 0")
+        self.limit = limit
+        self.period = period
+        self._times: deque[float] = deque(maxlen=limit)
+
+    def free_at(self, now: float) -> float:
+        """The earliest time (``>= now``) at which one more event fits."""
+        if len(self._times) < self.limit:
+            return now
+        return max(now, self._times[0] + self.period)
+
+    def take(self, now: float) -> None:
+        """Record one event at ``now`` (call only when ``free_at(now) <= now``)."""
+        self._times.append(now)

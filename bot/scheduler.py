@@ -1,0 +1,322 @@
+"""One scheduler for every job's progress edits, inside Discord's rate limits at any load.
+
+Providers report progress far faster than Discord lets a bot edit messages: about
+5 edits per 2 s per interaction token, 50 requests per second per bot for
+everything sent with the bot token (interaction webhooks are exempt), and about
+30 per minute per channel. A per-message throttle cannot see the global or
+channel budgets, so with hundreds of jobs it hits 429s. The :class:`EditScheduler`
+sees every message at once:
+
+- each message keeps only its newest content (intermediate states are dropped);
+- a message is edited at most every ``interval`` seconds, and that interval
+  stretches smoothly with load: ``max(interval, open messages / budget rate)``
+  for the budget the message's route draws on;
+- whenever a budget is short, the message shown longest ago goes first, so
+  every message keeps being refreshed;
+- sliding windows keep each interaction token, the global bot-token budget and
+  each channel under :class:`EditBudget` (below Discord's limits, with headroom
+  for the bot's other requests).
+
+The route (interaction webhook, or bot token in a channel) is read from the
+job's messenger at send time: it changes when the 15-minute token runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.rate_window import Window
+
+log = logging.getLogger(__name__)
+
+Edit = Callable[[str], Awaitable[None]]
+LOAD_REFRESH = 1.0  # seconds between recounts of open messages per route
+MAX_TICK = 0.05  # the scheduler wakes at most every this many seconds (batching)
+
+
+class RouteSource(Protocol):
+    """Where a message's edits go right now (:class:`~bot.messenger.JobMessenger` is one)."""
+
+    channel_id: int
+
+    @property
+    def via_interaction(self) -> bool:
+        """True while edits use the interaction token (exempt from the global limit)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class EditBudget:
+    """What the scheduler may spend: ``limit`` requests in any ``period`` seconds, per scope.
+
+    Defaults sit below Discord's published and observed limits: 4/2 s per
+    interaction token (Discord: 5), 40/s for bot-token requests (Discord: 50;
+    the rest is for final messages and commands), 24/min per channel (observed
+    ~30). ``webhook_*`` caps interaction edits of all jobs together: not a
+    Discord limit, it keeps the bot's own CPU and connections in proportion.
+    """
+
+    token_limit: int = 4
+    token_period: float = 2.0
+    global_limit: int = 40
+    global_period: float = 1.0
+    channel_limit: int = 24
+    channel_period: float = 60.0
+    webhook_limit: int = 100
+    webhook_period: float = 1.0
+    max_in_flight: int = 50
+
+    @classmethod
+    def unlimited(cls) -> EditBudget:
+        """No rate budgets at all (tests with tiny intervals); only the interval applies."""
+        big = 1_000_000
+        return cls(big, 1.0, big, 1.0, big, 1.0, big, 1.0, max_in_flight=1000)
+
+
+class EditHandle:
+    """One message's progress edits; the interface of the old per-message throttle.
+
+    ``update(content)`` records the newest content; the scheduler sends it when
+    the message's turn comes. ``close()`` stops editing (a pending state is
+    dropped and an edit in flight cancelled, so the final message that follows
+    is never overwritten). ``edits`` counts successful edits; ``failed`` is set
+    once an edit raised, after which the handle stays silent.
+    """
+
+    def __init__(
+        self, scheduler: EditScheduler, edit: Edit, source: RouteSource | None, name: str
+    ) -> None:
+        self._scheduler = scheduler
+        self._edit = edit
+        self.source = source
+        self.name = name
+        self.pending: str | None = None
+        self.shown: str | None = None
+        self.last_sent = -float("inf")
+        self.inflight: asyncio.Task[None] | None = None
+        self.window = Window(scheduler.budget.token_limit, scheduler.budget.token_period)
+        self.failed = False
+        self.edits = 0
+
+    def route(self) -> tuple[bool, int | None]:
+        """``(via_interaction, channel_id)`` as of now."""
+        if self.source is None:
+            return True, None
+        return self.source.via_interaction, self.source.channel_id
+
+    def update(self, content: str) -> None:
+        """Record the newest content; it is sent when the scheduler allows."""
+        if self.failed or content == self.shown:
+            if content == self.shown:
+                self.pending = None
+            return
+        self.pending = content
+        self._scheduler.wants(self)
+
+    async def close(self) -> None:
+        """Stop editing: drop what is pending and cancel an edit in flight."""
+        self.pending = None
+        self._scheduler.forget(self)
+        task = self.inflight
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def send(self, content: str) -> None:
+        """Perform one edit (called by the scheduler)."""
+        try:
+            await self._edit(content)
+        except Exception as exc:  # the message is gone or the token expired
+            log.warning("%s: editing the progress message failed: %s", self.name, exc)
+            self.failed = True
+            self.pending = None
+        else:
+            self.shown = content
+            self.edits += 1
+
+
+class EditScheduler:
+    """Sends the progress edits of every job; see the module docstring."""
+
+    def __init__(self, interval: float, budget: EditBudget | None = None) -> None:
+        self.interval = interval
+        self.budget = budget or EditBudget()
+        b = self.budget
+        self._global = Window(b.global_limit, b.global_period)
+        self._webhooks = Window(b.webhook_limit, b.webhook_period)
+        self._channels: dict[int, Window] = {}
+        self._open: set[EditHandle] = set()
+        self._pending: dict[EditHandle, None] = {}  # insertion-ordered set
+        self._inflight = 0
+        self._loads: tuple[int, int, dict[int, int]] = (0, 0, {})
+        self._loads_at = -float("inf")
+        self._tick = min(MAX_TICK, interval / 4)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self.sent = 0  # edits started, all routes (for metrics and the bench)
+
+    def handle(self, edit: Edit, source: RouteSource | None = None, *, name: str) -> EditHandle:
+        """A handle for one message, edited through ``edit``, routed as ``source`` says."""
+        return EditHandle(self, edit, source, name)
+
+    # ------------------------------------------------------------ handle side
+
+    def wants(self, handle: EditHandle) -> None:
+        """``handle`` has new content to show."""
+        if self._closed:
+            return
+        self._open.add(handle)
+        if handle not in self._pending:
+            self._pending[handle] = None
+            self.wake()
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="edit-scheduler")
+
+    def forget(self, handle: EditHandle) -> None:
+        """``handle`` was closed: no more edits for it (until it is updated again)."""
+        self._open.discard(handle)
+        self._pending.pop(handle, None)
+
+    def wake(self) -> None:
+        """Re-plan soon (new content, or an edit finished)."""
+        self._wake.set()
+
+    def _finished(self, handle: EditHandle, _task: asyncio.Task[None]) -> None:
+        # A done callback, so it also runs for a task cancelled before it started.
+        handle.inflight = None
+        self._inflight -= 1
+        self.wake()
+
+    async def close(self) -> None:
+        """Stop the scheduler; pending edits are dropped, edits in flight cancelled."""
+        self._closed = True
+        handles = list(self._open)
+        self._pending.clear()
+        self._open.clear()
+        for handle in handles:
+            await handle.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    # ------------------------------------------------------------ planning
+
+    def _refresh_loads(self, now: float) -> tuple[int, int, dict[int, int]]:
+        """How many open messages use each route (recounted at most every second)."""
+        if now - self._loads_at >= LOAD_REFRESH:
+            webhook = bot = 0
+            channels: dict[int, int] = {}
+            for handle in self._open:
+                via_interaction, channel = handle.route()
+                if via_interaction:
+                    webhook += 1
+                else:
+                    bot += 1
+                    if channel is not None:
+                        channels[channel] = channels.get(channel, 0) + 1
+            self._loads, self._loads_at = (webhook, bot, channels), now
+        return self._loads
+
+    def interval_for(self, via_interaction: bool, channel: int | None, now: float) -> float:
+        """The current interval between two edits of one message on this route."""
+        b = self.budget
+        webhook, bot, channels = self._refresh_loads(now)
+        if via_interaction:
+            load = webhook / (b.webhook_limit / b.webhook_period)
+        else:
+            load = bot / (b.global_limit / b.global_period)
+            if channel is not None:
+                per_channel = channels.get(channel, 1) / (b.channel_limit / b.channel_period)
+                load = max(load, per_channel)
+        return max(self.interval, load)
+
+    def _due(self, handle: EditHandle, now: float) -> float:
+        """When ``handle`` may be edited next, given its interval and every budget it uses."""
+        via_interaction, channel = handle.route()
+        due = handle.last_sent + self.interval_for(via_interaction, channel, now)
+        if via_interaction:
+            return max(due, handle.window.free_at(now), self._webhooks.free_at(now))
+        due = max(due, self._global.free_at(now))
+        if channel is not None:
+            due = max(due, self._channel(channel).free_at(now))
+        return due
+
+    def _channel(self, channel: int) -> Window:
+        window = self._channels.get(channel)
+        if window is None:
+            b = self.budget
+            window = self._channels[channel] = Window(b.channel_limit, b.channel_period)
+        return window
+
+    def _take(self, handle: EditHandle, now: float) -> None:
+        via_interaction, channel = handle.route()
+        if via_interaction:
+            handle.window.take(now)
+            self._webhooks.take(now)
+        else:
+            self._global.take(now)
+            if channel is not None:
+                self._channel(channel).take(now)
+
+    def plan(self, now: float) -> tuple[list[tuple[EditHandle, str]], float | None]:
+        """Choose the edits to start at ``now``, oldest-shown first, and spend their budgets.
+
+        Returns ``(handle, content)`` pairs to send and when the next one falls due
+        (``None``: nothing is waiting, or only on an edit in flight).
+        """
+        chosen: list[tuple[EditHandle, str]] = []
+        next_due: float | None = None
+        ready = [h for h in self._pending if h.inflight is None]
+        ready.sort(key=lambda h: h.last_sent)
+        for handle in ready:
+            if handle.pending is None or handle.pending == handle.shown:
+                self._pending.pop(handle, None)
+                continue
+            if self._inflight + len(chosen) >= self.budget.max_in_flight:
+                break  # woken again when one finishes
+            due = self._due(handle, now)
+            if due > now:
+                next_due = due if next_due is None else min(next_due, due)
+                continue
+            self._take(handle, now)
+            chosen.append((handle, handle.pending))
+            handle.pending = None
+            handle.last_sent = now
+            self._pending.pop(handle, None)
+        return chosen, next_due
+
+    def _pass(self, now: float) -> float | None:
+        """Start every edit that is due; returns the next due time."""
+        chosen, next_due = self.plan(now)
+        loop = asyncio.get_running_loop()
+        for handle, content in chosen:
+            self.sent += 1
+            self._inflight += 1
+            task = loop.create_task(handle.send(content), name=f"edit:{handle.name}")
+            task.add_done_callback(functools.partial(self._finished, handle))
+            handle.inflight = task
+        return next_due
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            self._wake.clear()
+            next_due = self._pass(loop.time())
+            # Batching, not synchronisation: at most one planning pass per tick.
+            await asyncio.sleep(self._tick)
+            if self._wake.is_set():
+                continue
+            timeout = None if next_due is None else max(0.0, next_due - loop.time())
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()

@@ -1,0 +1,165 @@
+"""The health and metrics server (when ``HEALTH_PORT`` is set): ``/healthz`` and ``/metrics``.
+
+``/healthz`` answers 200 when every check passes and 503 otherwise, with a JSON
+body naming each check: the Discord gateway is connected, the database takes a
+write, and the provider's base URL answers (any HTTP status below 500) within
+``HEALTH_PROVIDER_TIMEOUT``. The provider probe is cached for a few seconds so
+frequent health checks do not hammer it, and it never sends the API key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bot.db import Store
+from bot.metrics import CONTENT_TYPE, Metrics
+
+log = logging.getLogger(__name__)
+
+PROVIDER_CACHE_SECONDS = 10.0
+DATABASE_TIMEOUT = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One check's result; ``detail`` says why it failed (never a secret)."""
+
+    ok: bool
+    detail: str = ""
+    ms: float | None = None
+
+
+class HealthChecks:
+    """The three checks behind ``/healthz``."""
+
+    def __init__(
+        self,
+        *,
+        connected: Callable[[], bool],
+        store: Store,
+        session: aiohttp.ClientSession,
+        provider_url: str,
+        provider_timeout: float,
+    ) -> None:
+        self.connected = connected
+        self.store = store
+        self.session = session
+        self.provider_url = provider_url
+        self.provider_timeout = provider_timeout
+        self._provider: tuple[float, Check] | None = None
+        self._provider_lock = asyncio.Lock()
+
+    async def run(self) -> dict[str, Check]:
+        """Every check, the slow ones concurrently."""
+        database, provider = await asyncio.gather(self.database(), self.provider())
+        gateway = Check(True) if self.connected() else Check(False, "not connected to Discord")
+        return {"gateway": gateway, "database": database, "provider": provider}
+
+    async def database(self) -> Check:
+        """Whether a small write commits within a few seconds."""
+        started = time.monotonic()
+        try:
+            await asyncio.wait_for(self.store.health_write(), DATABASE_TIMEOUT)
+        except Exception as exc:  # any failure to write is "unhealthy", whatever raised it
+            return Check(False, f"write failed: {type(exc).__name__}")
+        return Check(True, ms=_ms(started))
+
+    async def provider(self) -> Check:
+        """Whether the provider's base URL answers; cached for a few seconds."""
+        async with self._provider_lock:
+            cached = self._provider
+            if cached is not None and time.monotonic() - cached[0] < PROVIDER_CACHE_SECONDS:
+                return cached[1]
+            result = await self._probe()
+            self._provider = (time.monotonic(), result)
+            return result
+
+    async def _probe(self) -> Check:
+        started = time.monotonic()
+        timeout = aiohttp.ClientTimeout(total=self.provider_timeout)
+        try:
+            async with self.session.get(
+                self.provider_url, timeout=timeout, allow_redirects=False
+            ) as response:
+                status = response.status
+        except TimeoutError:
+            return Check(False, f"no answer within {self.provider_timeout:g}s", _ms(started))
+        except aiohttp.ClientError as exc:
+            return Check(False, f"unreachable: {type(exc).__name__}", _ms(started))
+        if status >= 500:
+            return Check(False, f"answered HTTP {status}", _ms(started))
+        return Check(True, f"HTTP {status}", _ms(started))
+
+
+def _ms(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 1)
+
+
+class WebServer:
+    """An aiohttp server for ``/healthz`` and ``/metrics``; ``start()`` then ``close()``."""
+
+    def __init__(
+        self, *, host: str, port: int, checks: HealthChecks, metrics: Metrics, store: Store
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.checks = checks
+        self.metrics = metrics
+        self.store = store
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        """Listen on ``host:port`` (port 0 picks a free one; ``port`` then tells which)."""
+        app = web.Application()
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/metrics", self.metrics_page)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.host, self.port).start()
+        except OSError:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        address = runner.addresses[0]
+        self.port = int(address[1])
+        log.info("health and metrics on http://%s:%d (/healthz, /metrics)", self.host, self.port)
+
+    async def close(self) -> None:
+        """Stop listening."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        """200 with every check when healthy, 503 when any check fails."""
+        checks = await self.checks.run()
+        healthy = all(check.ok for check in checks.values())
+        body: dict[str, Any] = {
+            "status": "ok" if healthy else "unhealthy",
+            "checks": {name: _public(check) for name, check in checks.items()},
+        }
+        if not healthy:
+            log.warning("health check failed: %s", body["checks"])
+        return web.json_response(body, status=200 if healthy else 503)
+
+    async def metrics_page(self, request: web.Request) -> web.Response:
+        """The Prometheus text format."""
+        try:
+            payload = await self.metrics.render(self.store)
+        except Exception as exc:  # a scrape must not crash the server, whatever failed
+            log.warning("metrics unavailable: %s", exc)
+            return web.Response(status=503, text="database unavailable\n")
+        return web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE})
+
+
+def _public(check: Check) -> dict[str, Any]:
+    return {k: v for k, v in asdict(check).items() if v not in ("", None)}

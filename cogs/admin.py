@@ -1,0 +1,237 @@
+"""`/video-admin`: the operator's and server managers' controls. Every answer is ephemeral.
+
+Discord shows the group only to members with Manage Server (the command's
+default permissions; a server can change that in Server Settings > Integrations),
+and the cog checks again at run time, letting ``BOT_OWNER_IDS`` through too.
+The rules and the answers live in :mod:`bot.admin`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.admin import AdminOnly, AdminService, can_administer
+from bot.validation import UserError
+
+if TYPE_CHECKING:
+    from bot.bot import SoraBot
+
+Credits = app_commands.Range[int, 0, 100_000]
+Delta = app_commands.Range[int, -100_000, 100_000]
+
+
+def _guild(interaction: discord.Interaction) -> int:
+    if interaction.guild_id is None:
+        raise UserError("This command only works in a server.")
+    return interaction.guild_id
+
+
+def _roles(member: discord.Member | discord.User) -> tuple[int, ...]:
+    return tuple(r.id for r in member.roles) if isinstance(member, discord.Member) else ()
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class AdminCog(
+    commands.GroupCog,
+    group_name="video-admin",
+    group_description="Limits, credits, blocks, channels, budgets and stats for /video",
+):
+    """The `/video-admin` group."""
+
+    channel = app_commands.Group(name="channel", description="Where /video may be used")
+    budget = app_commands.Group(name="budget", description="This server's daily spending cap")
+
+    def __init__(self, bot: SoraBot) -> None:
+        self.bot = bot
+        self.admin = AdminService(bot.store, bot.settings)
+        super().__init__()
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Managers of the server, and the bot's owners, only."""
+        permissions = interaction.permissions if interaction.guild_id is not None else None
+        if can_administer(self.bot.settings, interaction.user.id, permissions):
+            return True
+        raise AdminOnly()
+
+    async def _reply(self, interaction: discord.Interaction, text: str) -> None:
+        await interaction.response.send_message(
+            text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+        )
+
+    # ------------------------------------------------------------ members
+
+    @app_commands.command(name="member-limit", description="Set a member's own daily limit")
+    @app_commands.describe(member="The member", credits="Credits a day; leave empty to remove")
+    async def member_limit(
+        self,
+        interaction: discord.Interaction,
+        member: discord.Member,
+        credits: Credits | None = None,
+    ) -> None:
+        """Set or remove a member's daily limit (it wins over role and server limits)."""
+        text = await self.admin.member_limit(
+            _guild(interaction), interaction.user.id, member.id, credits, _roles(member)
+        )
+        await self._reply(interaction, text)
+
+    @app_commands.command(name="credits", description="Give (or take back) extra credits")
+    @app_commands.describe(member="The member", amount="Credits to add; negative to remove")
+    async def credits(
+        self, interaction: discord.Interaction, member: discord.Member, amount: Delta
+    ) -> None:
+        """Extra credits are used once the daily ones run out, and do not expire."""
+        text = await self.admin.extra_credits(
+            _guild(interaction), interaction.user.id, member.id, amount
+        )
+        await self._reply(interaction, text)
+
+    @app_commands.command(name="reset", description="Give a member back today's used credits")
+    async def reset(self, interaction: discord.Interaction, member: discord.Member) -> None:
+        """Reset the member's usage for today (UTC)."""
+        text = await self.admin.reset(_guild(interaction), interaction.user.id, member.id)
+        await self._reply(interaction, text)
+
+    @app_commands.command(name="block", description="Stop a member from making videos here")
+    @app_commands.describe(reason="Shown to the member when they try (optional)")
+    async def block(
+        self,
+        interaction: discord.Interaction,
+        member: discord.Member,
+        reason: app_commands.Range[str, 1, 200] | None = None,
+    ) -> None:
+        """Block a member in this server."""
+        text = await self.admin.block(
+            _guild(interaction), interaction.user.id, member.id, True, reason
+        )
+        await self._reply(interaction, text)
+
+    @app_commands.command(name="unblock", description="Let a blocked member make videos again")
+    async def unblock(self, interaction: discord.Interaction, member: discord.Member) -> None:
+        """Unblock a member in this server."""
+        text = await self.admin.block(
+            _guild(interaction), interaction.user.id, member.id, False, None
+        )
+        await self._reply(interaction, text)
+
+    @app_commands.command(name="member", description="A member's limit, usage and extra credits")
+    async def member(self, interaction: discord.Interaction, member: discord.Member) -> None:
+        """Show the limit that applies to a member and why."""
+        text = await self.admin.member_info(_guild(interaction), member.id, _roles(member))
+        await self._reply(interaction, text)
+
+    # ------------------------------------------------------------ server
+
+    @app_commands.command(name="server-limit", description="The daily limit of every member here")
+    @app_commands.describe(credits="Credits a day; leave empty for the bot's default")
+    async def server_limit(
+        self, interaction: discord.Interaction, credits: Credits | None = None
+    ) -> None:
+        """Set or clear the server's default daily limit."""
+        text = await self.admin.server_limit(_guild(interaction), interaction.user.id, credits)
+        await self._reply(interaction, text)
+
+    @app_commands.command(name="role-limit", description="The daily limit of members with a role")
+    @app_commands.describe(role="The role", credits="Credits a day; leave empty to remove")
+    async def role_limit(
+        self, interaction: discord.Interaction, role: discord.Role, credits: Credits | None = None
+    ) -> None:
+        """Set or clear a role's limit; the most generous of a member's roles wins."""
+        text = await self.admin.role_limit(
+            _guild(interaction), interaction.user.id, role.id, credits
+        )
+        await self._reply(interaction, text)
+
+    @app_commands.command(name="stats", description="Jobs, success rate, spend and render time")
+    @app_commands.describe(all_servers="Every server the bot is in (bot owners only)")
+    async def stats(self, interaction: discord.Interaction, all_servers: bool = False) -> None:
+        """Today's and this month's numbers."""
+        if all_servers:
+            if interaction.user.id not in self.bot.settings.owner_ids:
+                raise UserError("Only the bot's owners can see every server's stats.")
+            text = await self.admin.stats(None, scope="every server")
+        else:
+            text = await self.admin.stats(_guild(interaction))
+        await self._reply(interaction, text)
+
+    @app_commands.command(name="audit", description="Recent admin actions in this server")
+    async def audit(
+        self, interaction: discord.Interaction, count: app_commands.Range[int, 1, 25] = 10
+    ) -> None:
+        """Who changed what, newest first."""
+        await self._reply(interaction, await self.admin.audit(_guild(interaction), count))
+
+    # ------------------------------------------------------------ channels
+
+    async def _channels(
+        self,
+        interaction: discord.Interaction,
+        action: Literal["add", "remove", "clear", "list"],
+        channel: discord.TextChannel | None = None,
+    ) -> None:
+        text = await self.admin.channels(
+            _guild(interaction), interaction.user.id, action, channel.id if channel else None
+        )
+        await self._reply(interaction, text)
+
+    @channel.command(name="add", description="Allow /video in a channel (and only the listed)")
+    async def channel_add(
+        self, interaction: discord.Interaction, channel: discord.TextChannel
+    ) -> None:
+        """Add a channel to the allowed list."""
+        await self._channels(interaction, "add", channel)
+
+    @channel.command(name="remove", description="Stop allowing /video in a channel")
+    async def channel_remove(
+        self, interaction: discord.Interaction, channel: discord.TextChannel
+    ) -> None:
+        """Remove a channel from the allowed list."""
+        await self._channels(interaction, "remove", channel)
+
+    @channel.command(name="list", description="Where /video is allowed")
+    async def channel_list(self, interaction: discord.Interaction) -> None:
+        """Show the allowed list."""
+        await self._channels(interaction, "list")
+
+    @channel.command(name="clear", description="Allow /video in every channel again")
+    async def channel_clear(self, interaction: discord.Interaction) -> None:
+        """Empty the allowed list."""
+        await self._channels(interaction, "clear")
+
+    # ------------------------------------------------------------ budget
+
+    @budget.command(name="set", description="Cap this server's daily spending")
+    @app_commands.describe(
+        credits="Most credits a day for the whole server",
+        money="Most estimated money a day, e.g. 20 or 7.50",
+    )
+    async def budget_set(
+        self,
+        interaction: discord.Interaction,
+        credits: Credits | None = None,
+        money: app_commands.Range[str, 1, 20] | None = None,
+    ) -> None:
+        """Set the server's daily caps."""
+        text = await self.admin.budget(_guild(interaction), interaction.user.id, credits, money)
+        await self._reply(interaction, text)
+
+    @budget.command(name="clear", description="Back to the bot's default cap for servers")
+    async def budget_clear(self, interaction: discord.Interaction) -> None:
+        """Remove the server's own caps."""
+        await self._reply(
+            interaction, await self.admin.clear_budget(_guild(interaction), interaction.user.id)
+        )
+
+    @budget.command(name="show", description="The cap in force and today's spend")
+    async def budget_show(self, interaction: discord.Interaction) -> None:
+        """Show the caps and spend."""
+        await self._reply(interaction, await self.admin.budget_text(_guild(interaction), ""))
+
+
+async def setup(bot: SoraBot) -> None:
+    """Extension entry point."""
+    await bot.add_cog(AdminCog(bot))

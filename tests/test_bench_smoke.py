@@ -1,0 +1,67 @@
+"""The bench runs end to end with tiny N: every field is there and the invariants hold.
+
+Only a smoke run: it checks what the bench reports exists and that the bot
+finished every job without overspending or a 429, never how fast anything was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN_FIELDS = {
+    "label", "n", "succeeded", "failed", "unfinished", "completion_delay_p50",
+    "completion_delay_p99", "discord_requests_per_job", "discord_429", "refresh_gap_max",
+    "provider_requests_per_job", "peak_rss_mib", "memory_per_job_kib", "cpu_seconds",
+    "cpu_ms_per_progress_event", "progress_events", "max_jobs_in_flight",
+}  # fmt: skip
+POLL_FIELDS = {
+    "client", "n", "completed", "completion_delay_p50", "completion_delay_p99",
+    "provider_requests_per_job", "status_polls_per_job",
+}  # fmt: skip
+SQLITE_FIELDS = {
+    "connections", "writers", "reserved", "settled", "refused",
+    "credit_operations_per_second", "max_kept_credits_per_member", "daily_limit",
+    "overspent", "ledger_matches_jobs", "unsettled_jobs",
+}  # fmt: skip
+
+
+async def test_quick_bench_reports_every_field_and_keeps_the_invariants(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench", "--quick", "--out", str(out), cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), 110)
+    assert proc.returncode == 0, stderr.decode()[-3000:]
+    results = json.loads(out.read_text())
+
+    runs = [*results["runs"], results["push"]]
+    edits = results["edit_comparison"]
+    for run in [*runs, edits["scheduler"], edits["naive"]]:
+        assert set(run) >= RUN_FIELDS, RUN_FIELDS - set(run)
+        assert run["unfinished"] == 0 and run["succeeded"] == run["n"]
+    for run in [*runs, edits["scheduler"]]:
+        assert run["discord_429"] == 0  # the scheduler keeps inside Discord's limits
+        assert run["completion_delay_p99"] is not None or run["protocol"] == "chat"
+    assert results["push"]["hooks_accepted"] == results["push"]["n"]  # completed by push
+    assert set(edits["ratios"]) == {"discord_requests_per_job", "discord_429", "refresh_gap_max"}
+
+    polling = results["polling_comparison"]
+    for client in (polling["ours"], polling["reference"]):
+        assert set(client) >= POLL_FIELDS, POLL_FIELDS - set(client)
+        assert client["completed"] == polling["n"]
+    assert set(polling["ratios"]) == {
+        "provider_requests_per_job", "completion_delay_p50", "completion_delay_p99",
+    }  # fmt: skip
+
+    for db in results["sqlite"]:
+        assert set(db) >= SQLITE_FIELDS, SQLITE_FIELDS - set(db)
+        assert db["reserved"] > 0 and db["settled"] == db["reserved"]
+        assert not db["overspent"] and db["max_kept_credits_per_member"] <= db["daily_limit"]
+        assert db["ledger_matches_jobs"] and db["unsettled_jobs"] == 0
+    assert all(results["invariants"].values()), results["invariants"]
+    assert "ratios" in stdout.decode()  # the table was printed

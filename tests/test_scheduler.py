@@ -1,0 +1,203 @@
+"""The progress-edit scheduler: coalescing, budgets, fairness, stretching, closing."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from dataclasses import dataclass
+
+import pytest
+
+from bot.rate_window import Window
+from bot.scheduler import EditBudget, EditHandle, EditScheduler
+
+
+@dataclass
+class Route:
+    """A stand-in for JobMessenger's routing attributes."""
+
+    channel_id: int = 1
+    via_interaction: bool = True
+
+
+async def nothing(content: str) -> None:
+    """An edit that succeeds and records nothing (for planning tests)."""
+
+
+def loose(**changes: float) -> EditBudget:
+    """The unlimited budget with some scopes set (names as in EditBudget)."""
+    return dataclasses.replace(EditBudget.unlimited(), **changes)
+
+
+def _pending(scheduler: EditScheduler, handle: EditHandle, content: str) -> None:
+    """Give ``handle`` new content without starting the scheduler's loop (planning tests)."""
+    handle.pending = content
+    scheduler._open.add(handle)
+    scheduler._pending[handle] = None
+
+
+def test_window_allows_limit_per_sliding_period() -> None:
+    window = Window(2, 10.0)
+    assert window.free_at(0.0) == 0.0
+    window.take(0.0)
+    window.take(1.0)
+    assert window.free_at(1.0) == 10.0  # the oldest of the two leaves the window at 10
+    window.take(10.0)
+    assert window.free_at(10.0) == 11.0
+    with pytest.raises(ValueError):
+        Window(0, 1.0)
+
+
+async def test_first_update_immediate_then_coalesced_to_newest() -> None:
+    sent: list[str] = []
+    first, done = asyncio.Event(), asyncio.Event()
+
+    async def edit(content: str) -> None:
+        sent.append(content)
+        first.set()
+        if content == "99":
+            done.set()
+
+    scheduler = EditScheduler(0.05, EditBudget.unlimited())
+    handle = scheduler.handle(edit, name="job 1")
+    handle.update("0")
+    await first.wait()
+    for i in range(1, 100):  # a burst: only the newest must be shown next
+        handle.update(str(i))
+    await asyncio.wait_for(done.wait(), 5)
+    assert sent[0] == "0" and sent[-1] == "99"
+    assert len(sent) <= 3  # 100 updates became at most a few edits
+    assert handle.edits == len(sent)
+    await scheduler.close()
+
+
+async def test_identical_content_not_resent_and_failure_stops_edits() -> None:
+    calls: list[str] = []
+    first, failed = asyncio.Event(), asyncio.Event()
+
+    async def edit(content: str) -> None:
+        calls.append(content)
+        first.set()
+        if content == "boom":
+            failed.set()
+            raise RuntimeError("404 Unknown Message")
+
+    scheduler = EditScheduler(0.0, EditBudget.unlimited())
+    handle = scheduler.handle(edit, name="job 2")
+    handle.update("a")
+    await first.wait()
+    handle.update("a")
+    handle.update("boom")
+    await failed.wait()
+    task = handle.inflight
+    assert task is not None
+    await asyncio.wait({task})  # the failing edit ends; its done callback frees the handle
+    assert handle.inflight is None
+    assert handle.failed
+    handle.update("after")  # ignored once an edit failed
+    await scheduler.close()
+    assert calls == ["a", "boom"]
+
+
+def test_interaction_token_budget_limits_each_message() -> None:
+    scheduler = EditScheduler(0.0, loose(token_limit=2, token_period=10.0))
+    handle = scheduler.handle(nothing, Route(), name="job")
+    sent = []
+    for t in range(5):
+        _pending(scheduler, handle, f"state {t}")
+        chosen, next_due = scheduler.plan(float(t))
+        sent += [content for _, content in chosen]
+    assert sent == ["state 0", "state 1"]  # then the token's window is full until t=10
+    assert next_due == 10.0
+
+
+def test_global_budget_is_shared_fairly_oldest_shown_first() -> None:
+    scheduler = EditScheduler(0.0, loose(global_limit=2, global_period=1.0))
+    bot_route = Route(via_interaction=False)
+    a, b, c = (scheduler.handle(nothing, bot_route, name=n) for n in "abc")
+    for handle in (a, b, c):
+        _pending(scheduler, handle, "x1")
+    chosen, _ = scheduler.plan(0.0)
+    assert [h.name for h, _ in chosen] == ["a", "b"]
+    for handle in (a, b):
+        _pending(scheduler, handle, "x2")
+    assert scheduler.plan(0.5)[0] == []  # the global window is full
+    chosen, _ = scheduler.plan(1.0)
+    assert chosen[0][0].name == "c"  # never shown: goes first
+
+
+def test_interaction_edits_do_not_spend_the_global_budget() -> None:
+    scheduler = EditScheduler(0.0, loose(global_limit=1, global_period=100.0))
+    handles = [scheduler.handle(nothing, Route(), name=str(i)) for i in range(5)]
+    for handle in handles:
+        _pending(scheduler, handle, "x")
+    assert len(scheduler.plan(0.0)[0]) == 5
+
+
+def test_interval_stretches_smoothly_with_load() -> None:
+    scheduler = EditScheduler(2.0, EditBudget())
+    for i in range(400):
+        scheduler._open.add(scheduler.handle(nothing, Route(channel_id=i), name=str(i)))
+    assert scheduler.interval_for(True, None, 0.0) == pytest.approx(4.0)  # 400 / 100 per s
+    tokens = [scheduler.handle(nothing, Route(channel_id=7, via_interaction=False), name="b")]
+    scheduler._open.update(tokens)
+    scheduler._loads_at = -float("inf")
+    # One bot-token message: the interval, bounded by its channel's 24 per minute.
+    assert scheduler.interval_for(False, 7, 1.0) == pytest.approx(2.5)
+    for i in range(399):
+        scheduler._open.add(
+            scheduler.handle(nothing, Route(channel_id=i, via_interaction=False), name=str(i))
+        )
+    scheduler._loads_at = -float("inf")
+    assert scheduler.interval_for(False, 7, 2.0) == pytest.approx(10.0)  # 400 / 40 per s
+
+
+def test_channel_budget_applies_to_bot_token_edits() -> None:
+    scheduler = EditScheduler(0.0, loose(channel_limit=1, channel_period=60.0))
+    same = Route(channel_id=5, via_interaction=False)
+    other = Route(channel_id=6, via_interaction=False)
+    routes = ((same, "a"), (same, "b"), (other, "c"))
+    a, b, c = (scheduler.handle(nothing, r, name=n) for r, n in routes)
+    for handle in (a, b, c):
+        _pending(scheduler, handle, "x")
+    chosen, next_due = scheduler.plan(0.0)
+    assert sorted(h.name for h, _ in chosen) == ["a", "c"]
+    assert next_due == 60.0
+
+
+async def test_route_is_read_at_send_time() -> None:
+    route = Route()
+    scheduler = EditScheduler(0.0, loose(global_limit=1, global_period=100.0))
+    handle = scheduler.handle(nothing, route, name="job")
+    assert handle.route() == (True, 1)
+    route.via_interaction = False  # the token ran out: bot-token edits from now on
+    assert handle.route() == (False, 1)
+    _pending(scheduler, handle, "one")
+    assert len(scheduler.plan(0.0)[0]) == 1
+    _pending(scheduler, handle, "two")
+    assert scheduler.plan(1.0)[0] == []  # the bot-token budget (1 per 100 s) is spent
+
+
+async def test_close_cancels_the_edit_in_flight_and_drops_pending() -> None:
+    started = asyncio.Event()
+    cancelled = asyncio.Event()
+
+    async def slow(content: str) -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    scheduler = EditScheduler(0.0, EditBudget.unlimited())
+    handle = scheduler.handle(slow, name="job")
+    handle.update("first")
+    await started.wait()
+    handle.update("second")
+    await handle.close()
+    assert cancelled.is_set() and handle.inflight is None and handle.pending is None
+    assert handle.edits == 0
+    await scheduler.close()
+    handle.update("after close")  # a closed scheduler sends nothing more
+    assert scheduler.sent == 1

@@ -23,6 +23,8 @@ VOLUME ["/data"]
 # Secrets come from the environment at run time (docker run --env-file .env), never the image.
 # /healthz and /metrics (publish the port only to where Prometheus scrapes from).
 EXPOSE 8080
+# Push completion (PUBLIC_BASE_URL set): the provider calls /hooks/<token> here.
+EXPOSE 8090
 # With HEALTH_PORT set, the check asks /healthz (gateway, database, provider); with
 # HEALTH_PORT empty it falls back to the heartbeat file the bot touches while connected.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \

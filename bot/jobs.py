@@ -240,6 +240,8 @@ class JobService:
         if job.is_final:
             return "This video has already finished."
         run = self.runs.get(job_id)
+        if run is not None and run.settled:  # ended; only its last message is on its way
+            return "This video has already finished."
         if run is not None and run.task is not None:
             run.cancelled_by = by
             run.task.cancel()

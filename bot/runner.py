@@ -12,7 +12,7 @@ import asyncio
 import logging
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +48,7 @@ RESTART_REASON = (
 )
 SETTLE_TRIES = 5
 MESSAGE_TIMEOUT = 10.0
+FINAL_GRACE = 5.0  # on shutdown, how long a job's ending under way may still take
 
 
 class JobRun:
@@ -72,6 +73,7 @@ class JobRun:
         self.cancelled_by: int | None = None
         self.task: asyncio.Task[None] | None = None
         self.percent: float | None = None
+        self.settled = False  # the ledger has the job's end: nothing is left to suspend
         self.editor = service.edits.handle(self._edit_progress, messenger, name=f"job {job.id}")
 
     # ------------------------------------------------------------------ display
@@ -218,25 +220,41 @@ class JobRun:
                     "The finished video's link had expired before the bot could fetch it."
                 )
                 return
-            if not await self._settle("completed", result_url=result.url):
-                return
-            r = self.request
-            elapsed = format_elapsed(self.elapsed)
+            await self._ending(self._completed(result, video if attached else None))
 
-            def render(with_file: bool) -> str:
-                return success_message(
-                    r.user_id,
-                    r.prompt,
-                    r.options,
-                    url=result.url,
-                    attached=with_file,
-                    elapsed=elapsed,
-                )
+    async def _completed(self, result: Completed, video: Path | None) -> None:
+        """Keep the credit, then deliver the video (or its link)."""
+        if not await self._settle("completed", result_url=result.url):
+            return
+        r = self.request
+        elapsed = format_elapsed(self.elapsed)
 
-            await self._final(
-                render(attached), None, video if attached else None, without_video=render(False)
+        def render(with_file: bool) -> str:
+            return success_message(
+                r.user_id, r.prompt, r.options, url=result.url, attached=with_file, elapsed=elapsed
             )
+
+        await self._final(render(video is not None), None, video, without_video=render(False))
         log.info("job %s completed in %s", self.job.id, elapsed)
+
+    async def _ending(self, end: Coroutine[Any, Any, None]) -> None:
+        """Settle and tell the member as one step that a shutdown cannot cut in two.
+
+        Cancelled midway, the ledger could say the job ended while its message still
+        says it runs, and nothing would ever resume it: so ``end`` runs on (within
+        ``close()``'s grace period) before the cancellation goes on.
+        """
+        task = asyncio.ensure_future(end)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            try:
+                await asyncio.wait([task], timeout=FINAL_GRACE)
+            finally:
+                task.cancel()  # overran the grace period: give up (no-op once done)
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    log.error("job %s: ending it failed: %r", self.job.id, task.exception())
+            raise
 
     async def _fetch(self, result: Completed, dest: Path) -> bool:
         """Put the mp4 at ``dest`` when it fits the upload limit; False to share the link only."""
@@ -275,6 +293,9 @@ class JobRun:
 
     async def _fail(self, reason: str) -> None:
         """Refund (exactly once) and tell the member why, with a Retry button."""
+        await self._ending(self._failed(reason))
+
+    async def _failed(self, reason: str) -> None:
         if not await self._settle("failed", error=reason):
             return
         log.info("job %s failed: %s", self.job.id, reason)
@@ -283,6 +304,8 @@ class JobRun:
 
     async def _interrupted(self) -> None:
         """Cancelled: by a member, or by shutdown (suspend what can be resumed)."""
+        if self.settled:  # it had already ended; _ending saw to its last message
+            return
         if self.cancelled_by is not None:
             await self._cancel_at_provider()
             if await self._settle("cancelled", error="cancelled"):
@@ -322,10 +345,13 @@ class JobRun:
         """End the job in the ledger, retrying a busy or failing database a few times."""
         for attempt in range(SETTLE_TRIES):
             try:
-                return await self.service.store.settle(self.job.id, status, **kwargs)  # type: ignore[arg-type]
+                ended = await self.service.store.settle(self.job.id, status, **kwargs)  # type: ignore[arg-type]
             except StoreError as exc:
                 log.warning("job %s: settling failed (%s), try %d", self.job.id, exc, attempt + 1)
                 await asyncio.sleep(0.2 * 2**attempt)
+            else:
+                self.settled = True  # by this call or an earlier one: final either way
+                return ended
         log.error("job %s: could not be settled; it will be reconciled on restart", self.job.id)
         return False
 

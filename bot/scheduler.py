@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 Edit = Callable[[str], Awaitable[None]]
 LOAD_REFRESH = 1.0  # seconds between recounts of open messages per route
 MAX_TICK = 0.05  # the scheduler wakes at most every this many seconds (batching)
+# How long close() lets an edit in flight finish before cancelling it. Cancelling a
+# discord.py request mid-way can leave its route's rate-limit bucket stalled for 30 s,
+# holding up every later request in that channel (final messages included).
+CLOSE_GRACE = 5.0
 
 
 class RouteSource(Protocol):
@@ -84,9 +88,10 @@ class EditHandle:
 
     ``update(content)`` records the newest content; the scheduler sends it when
     the message's turn comes. ``close()`` stops editing (a pending state is
-    dropped and an edit in flight cancelled, so the final message that follows
-    is never overwritten). ``edits`` counts successful edits; ``failed`` is set
-    once an edit raised, after which the handle stays silent.
+    dropped, and an edit in flight is waited for, or cancelled after
+    ``CLOSE_GRACE``, so the final message that follows is never overwritten).
+    ``edits`` counts successful edits; ``failed`` is set once an edit raised,
+    after which the handle stays silent.
     """
 
     def __init__(
@@ -120,12 +125,13 @@ class EditHandle:
         self._scheduler.wants(self)
 
     async def close(self) -> None:
-        """Stop editing: drop what is pending and cancel an edit in flight."""
+        """Stop editing: drop what is pending; an edit in flight ends first (see CLOSE_GRACE)."""
         self.pending = None
         self._scheduler.forget(self)
         task = self.inflight
         if task is not None:
-            task.cancel()
+            await asyncio.wait([task], timeout=CLOSE_GRACE)
+            task.cancel()  # only if it overran: a no-op once it is done
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 

@@ -66,18 +66,19 @@ class LogCapture(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.records.append(record)
-        if self._waiters:
-            message = record.getMessage()
-            for text, event, loop in self._waiters:
-                if text in message:
-                    loop.call_soon_threadsafe(event.set)
+        if not self._waiters:
+            return
+        message = record.getMessage()
+        with self.lock:  # records may come from other threads (aiosqlite's)
+            for waiter in [w for w in self._waiters if w[0] in message]:
+                waiter[2].call_soon_threadsafe(waiter[1].set)
+                self._waiters.remove(waiter)
 
     def event(self, text: str) -> asyncio.Event:
-        """An event set once a record whose message contains ``text`` is logged (or was)."""
+        """An event set when a record whose message contains ``text`` is logged from now on."""
         event = asyncio.Event()
-        if any(text in r.getMessage() for r in self.records):
-            event.set()
-        self._waiters.append((text, event, asyncio.get_running_loop()))
+        with self.lock:
+            self._waiters.append((text, event, asyncio.get_running_loop()))
         return event
 
     def messages(self, logger: str = "") -> list[str]:
@@ -91,19 +92,21 @@ class LogCapture(logging.Handler):
 
 @contextlib.contextmanager
 def capturing_logs(level: int) -> Iterator[LogCapture]:
-    """Capture the root logger at ``level`` (discord.py at INFO at most, as in production)."""
+    """Capture the root logger at ``level`` (discord.py and aiosqlite at INFO at most)."""
     capture = LogCapture()
-    root, lib = logging.getLogger(), logging.getLogger("discord")
-    old = root.level, lib.level
+    root = logging.getLogger()
+    quieter = [logging.getLogger(name) for name in ("discord", "aiosqlite")]
+    old = [root.level, *(logger.level for logger in quieter)]
     root.addHandler(capture)
     root.setLevel(level)
-    lib.setLevel(max(level, logging.INFO))
+    for logger in quieter:  # their DEBUG lines are noise here (and off in production)
+        logger.setLevel(max(level, logging.INFO))
     try:
         yield capture
     finally:
         root.removeHandler(capture)
-        root.setLevel(old[0])
-        lib.setLevel(old[1])
+        for logger, was in zip([root, *quieter], old, strict=True):
+            logger.setLevel(was)
 
 
 def leaked_secrets(fake: FakeDiscord, logs: LogCapture, *secrets: str) -> list[str]:

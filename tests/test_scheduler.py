@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from bot import scheduler as scheduler_module
 from bot.rate_window import Window
 from bot.scheduler import EditBudget, EditHandle, EditScheduler
 
@@ -178,7 +179,33 @@ async def test_route_is_read_at_send_time() -> None:
     assert scheduler.plan(1.0)[0] == []  # the bot-token budget (1 per 100 s) is spent
 
 
-async def test_close_cancels_the_edit_in_flight_and_drops_pending() -> None:
+async def test_close_lets_the_edit_in_flight_finish() -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+    sent: list[str] = []
+
+    async def slow(content: str) -> None:
+        started.set()
+        await release.wait()  # cancelling here would stall discord.py's bucket
+        sent.append(content)
+
+    scheduler = EditScheduler(0.0, EditBudget.unlimited())
+    handle = scheduler.handle(slow, name="job")
+    handle.update("first")
+    await started.wait()
+    handle.update("second")
+    closing = asyncio.create_task(handle.close())
+    await asyncio.sleep(0)
+    assert not closing.done()  # it waits for the edit under way...
+    release.set()
+    await closing
+    assert sent == ["first"] and handle.edits == 1  # ...and drops the pending one
+    await scheduler.close()
+
+
+async def test_close_cancels_the_edit_in_flight_and_drops_pending(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(scheduler_module, "CLOSE_GRACE", 0.05)  # an edit that never ends
     started = asyncio.Event()
     cancelled = asyncio.Event()
 

@@ -182,6 +182,11 @@ def wrap(
         except errors.ApiError as exc:
             response = json_response(exc.body(), exc.status)
             record.response = exc.body()
+        except ConnectionError:
+            # The client hung up mid-request (a bot closing during an upload): nobody
+            # is left to answer, and it is no bug of the fake.
+            log.debug("fake discord: client went away during %s %s", request.method, request.path)
+            raise
         except Exception as exc:
             # A bug in the fake: answer 400 rather than 500 (discord.py retries
             # 5xx for ~25 s) and keep the error, which FakeDiscord.close() raises.

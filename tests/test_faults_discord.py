@@ -73,6 +73,7 @@ async def test_deleted_progress_message_is_replaced_once(tmp_path: Path) -> None
         mentions = posted[0].json["allowed_mentions"]  # it pings the member, nobody else
         assert mentions["parse"] == [] and mentions["users"] == [app.discord.user.id]
         assert app.jobs()[0]["message_id"] == final.id
+        assert [r.status for r in app.discord.requests].count(404) == 1  # never asked again
         await app.another_member_succeeds()
         await app.check_ledger()
 
@@ -119,6 +120,7 @@ async def test_forbidden_channel_falls_back_to_dm(
         assert len(app.discord.channel_messages(dm)) == 1  # one DM, edited to the end
         forbidden = [r for r in app.discord.requests if r.status == 403]
         assert forbidden and all(r.error_code in (50001, 50013) for r in forbidden)
+        assert [r.status for r in app.discord.requests].count(404) == int(delete)
         assert app.jobs()[0]["channel_id"] == dm.id
         await app.another_member_succeeds()  # its interaction works in that channel
         await app.check_ledger()

@@ -35,6 +35,7 @@ from bot.fake_provider.scenario import Scenario
 JOBS = 300
 MEMBERS = 60
 IN_FLIGHT = 40
+RESTART_BATCH = 10  # requests sent just before the restart, held rendering across it
 SEED = int(os.environ.get("SOAK_SEED") or random.randrange(1 << 32))
 TAG = re.compile(r"soak#(\d+)\b")
 SETTINGS: dict[str, Any] = {
@@ -310,10 +311,15 @@ async def test_soak(tmp_path: Path) -> None:
             soak = Soak(world, ends)
             rendering = UNFINISHED + " AND provider_task_id IS NOT NULL"
             async with world.bot(busy_timeout=0.15) as app:
-                await soak.with_chaos(app, range(JOBS // 2))
-                # Restart while jobs render at the provider (none half accepted).
-                await soak.until(lambda: soak.launched() and len(app.rows(rendering)) >= 2, 10)
+                await soak.with_chaos(app, range(JOBS // 2 - RESTART_BATCH))
+                # Restart while jobs render at the provider: hold the last requests there
+                # (and let none be half accepted), then close the bot.
+                world.provider.scenario.never_finish = True
+                await soak.send(range(JOBS // 2 - RESTART_BATCH, JOBS // 2))
+                await soak.until(lambda: soak.launched() and len(app.rows(rendering)) >= 3, 10)
             paused = app.rows(rendering)
+            assert paused, "nothing was rendering at the restart"
+            world.provider.scenario.never_finish = False
             async with world.bot(busy_timeout=0.15) as app:
                 await soak.with_chaos(app, range(JOBS // 2, JOBS))
                 await soak.until(lambda: soak.in_flight() == 0, 60)

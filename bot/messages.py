@@ -8,6 +8,7 @@ from bot.progress import ProgressState, render_line
 
 CONTENT_LIMIT = 2000
 PROMPT_PREVIEW = 600
+REASON_LIMIT = 700  # with the header and prompt preview, well inside 2000
 
 
 def quote(text: str, limit: int = PROMPT_PREVIEW) -> str:
@@ -68,7 +69,10 @@ def success_message(
 
 
 def failure_message(user_id: int, prompt: str, options: dict[str, object], reason: str) -> str:
-    """The failed job: why, and that the credit came back."""
+    """The failed job: why, and that the credit came back (a long reason is shortened)."""
+    reason = reason.strip()
+    if len(reason) > REASON_LIMIT:
+        reason = reason[: REASON_LIMIT - 1].rstrip() + "…"
     return _fit(
         f"{header(user_id, options)}\n{quote(prompt)}\n"
         f"❌ {reason}\nYour credit was refunded; nothing was charged."

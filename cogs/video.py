@@ -16,6 +16,7 @@ from discord.app_commands import Choice
 from discord.ext import commands
 
 from bot.admission import Refusal
+from bot.db import StoreError
 from bot.jobs import JobRequest
 from bot.member_context import for_member
 from bot.providers.base import Orientation
@@ -149,7 +150,10 @@ class VideoCog(commands.Cog):
             log.warning("job %s: could not read its message id: %s", job.id, exc)
         else:
             messenger.message_id = message.id
-            await self.bot.store.update_job(job.id, message_id=message.id)
+            try:
+                await self.bot.store.update_job(job.id, message_id=message.id)
+            except StoreError as exc:  # only resumability suffers; the job itself runs on
+                log.warning("job %s: could not record its message id: %s", job.id, exc)
         log.info("job %s accepted for user %s", job.id, interaction.user.id)
         self.bot.jobs.start(job, request, messenger)
 

@@ -72,3 +72,12 @@ def test_line_shows_queue_position() -> None:
 def test_status_not_repeated_when_label_says_it() -> None:
     line = render_line(ProgressState("queued", status="queued"))
     assert line.lower().count("queued") == 1
+
+
+def test_failure_message_keeps_refund_line_with_a_huge_reason() -> None:
+    from bot.messages import CONTENT_LIMIT, failure_message
+
+    options: dict[str, object] = {"duration": 10, "orientation": "portrait", "model": "sora-2"}
+    text = failure_message(1, "p" * 5000, options, "r" * 5000)
+    assert len(text) <= CONTENT_LIMIT
+    assert text.endswith("Your credit was refunded; nothing was charged.")

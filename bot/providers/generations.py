@@ -25,13 +25,11 @@ from bot.providers.base import (
     Failed,
     ModelSpec,
     Orientation,
-    Progress,
     Queued,
     Submitted,
     VideoRequest,
 )
 from bot.providers.errors import (
-    JobCancelled,
     ProviderError,
     ProviderProtocolError,
     failure_from_text,
@@ -42,11 +40,10 @@ from bot.providers.normalize import (
     find_video_url,
     normalize_status,
     ordered_models,
-    parse_percent,
     parse_timestamp,
     unwrap_envelope,
 )
-from bot.providers.polling import poll_job
+from bot.providers.polling import poll_job, unfinished_event
 
 log = logging.getLogger(__name__)
 
@@ -204,16 +201,7 @@ class GenerationsProvider:
                 reason = self.http.redact(failure_reason(data))
                 log.info("generations job %s failed: %s", task_id, reason)
                 return Failed(failure_from_text(reason))
-            if state == "cancelled":
-                return Failed(JobCancelled(f"task {task_id} was cancelled at the provider"))
-            percent = parse_percent(data.get("progress"))
-            if state == "running":
-                return Progress(percent, label or "generating")
-            if label not in unknown:
-                # New vocabulary from some gateway: not worth failing a paid job over.
-                unknown.add(label)
-                log.warning("generations job %s: unknown status %r, still waiting", task_id, raw)
-            return Progress(percent, "generating")
+            return unfinished_event(state, raw, data, f"generations job {task_id}", unknown, log)
 
         path = f"{SUBMIT_PATH}/{quote(task_id, safe='')}"
         return poll_job(self.http, path, read, task_id=task_id, wait_first=wait_first, wake=wake)

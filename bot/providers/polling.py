@@ -17,6 +17,7 @@ import aiohttp
 
 from bot.providers.base import END_EVENTS, Event, Failed, Progress, Queued
 from bot.providers.errors import (
+    JobCancelled,
     ProviderError,
     ProviderProtocolError,
     ProviderRateLimited,
@@ -24,6 +25,7 @@ from bot.providers.errors import (
     ProviderUnavailable,
 )
 from bot.providers.http import PollClock, ProviderHTTP
+from bot.providers.normalize import parse_percent
 
 log = logging.getLogger(__name__)
 
@@ -134,3 +136,29 @@ async def poll_job(
             if admitted is not None:
                 yield admitted
         await clock.wait(next_hint)
+
+
+def unfinished_event(
+    state: str | None,
+    raw: object,
+    data: Mapping[str, Any],
+    job: str,
+    unknown: set[str],
+    logger: logging.Logger,
+) -> Event:
+    """The event for a task status poll that is not queued or succeeded/failed.
+
+    ``cancelled`` ends the job; ``running`` reports progress; a status nobody
+    knows is logged once per job and treated as still running, since new
+    vocabulary from some gateway is not worth failing a paid job over.
+    """
+    label = str(raw).strip().lower() if raw is not None else ""
+    if state == "cancelled":
+        return Failed(JobCancelled(f"{job} was cancelled at the provider"))
+    percent = parse_percent(data.get("progress"))
+    if state == "running":
+        return Progress(percent, label or "generating")
+    if label not in unknown:
+        unknown.add(label)
+        logger.warning("%s: unknown status %r, still waiting", job, raw)
+    return Progress(percent, "generating")

@@ -28,7 +28,6 @@ from bot.providers.base import (
     Failed,
     ModelSpec,
     Orientation,
-    Progress,
     Queued,
     Submitted,
     VideoRequest,
@@ -36,7 +35,6 @@ from bot.providers.base import (
 from bot.providers.errors import (
     ContentRejected,
     GenerationFailed,
-    JobCancelled,
     ProviderError,
     ProviderProtocolError,
     failure_from_text,
@@ -49,10 +47,9 @@ from bot.providers.normalize import (
     find_video_url,
     normalize_status,
     ordered_models,
-    parse_percent,
     unwrap_envelope,
 )
-from bot.providers.polling import poll_job
+from bot.providers.polling import poll_job, unfinished_event
 
 log = logging.getLogger(__name__)
 
@@ -205,16 +202,7 @@ class VideosProvider:
                 )
                 log.info("videos job %s failed: %s", video_id, failure)
                 return Failed(failure)
-            if state == "cancelled":
-                return Failed(JobCancelled(f"video {video_id} was cancelled at the provider"))
-            percent = parse_percent(data.get("progress"))
-            if state == "running":
-                return Progress(percent, label or "generating")
-            if label not in unknown:
-                # New vocabulary from some reseller: not worth failing a paid job over.
-                unknown.add(label)
-                log.warning("videos job %s: unknown status %r, still waiting", video_id, raw)
-            return Progress(percent, "generating")
+            return unfinished_event(state, raw, data, f"videos job {video_id}", unknown, log)
 
         path = f"{SUBMIT_PATH}/{quote(video_id, safe='')}"
         return poll_job(

@@ -28,6 +28,6 @@ EXPOSE 8090
 # With HEALTH_PORT set, the check asks /healthz (gateway, database, provider); with
 # HEALTH_PORT empty it falls back to the heartbeat file the bot touches while connected.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-  CMD ["python", "-m", "bot.health"]
+  CMD ["python", "-m", "bot.ops.heartbeat"]
 STOPSIGNAL SIGTERM
 CMD ["python", "-m", "bot"]

@@ -28,7 +28,7 @@ from typing import Any
 
 from bench.naive import NaiveEdits
 from bot.__main__ import client_session, point_discord_at
-from bot.bot import SoraBot
+from bot.app import SoraBot
 from bot.config import Settings
 from bot.db import Store
 from bot.providers.base import Event, Progress, Queued

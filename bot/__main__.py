@@ -18,10 +18,10 @@ import discord
 import yarl
 from dotenv import load_dotenv
 
-from bot.bot import SoraBot
+from bot.app import SoraBot
 from bot.config import ConfigError, Settings
 from bot.db import Store
-from bot.logging_setup import setup_logging
+from bot.ops.logs import setup_logging
 from bot.providers.factory import make_provider
 
 log = logging.getLogger("bot")

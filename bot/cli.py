@@ -22,9 +22,8 @@ import aiohttp
 from dotenv import load_dotenv
 
 from bot.config import ConfigError, ProviderSettings
-from bot.images import ImageError, prepare_image_async
-from bot.media import DownloadError, download_to_file
-from bot.progress import ProgressState, format_elapsed, format_percent, render_bar
+from bot.media.download import DownloadError, download_to_file
+from bot.media.images import ImageError, prepare_image_async
 from bot.providers.base import (
     ORIENTATIONS,
     Completed,
@@ -47,6 +46,7 @@ from bot.providers.errors import (
     redact,
 )
 from bot.providers.factory import make_provider
+from bot.ui.progress import ProgressState, format_elapsed, format_percent, render_bar
 
 log = logging.getLogger(__name__)
 

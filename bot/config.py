@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from bot.costs import CostTable, PriceTable, RuleError, parse_money
-from bot.prompt_filter import FilterError, PromptFilter
-from bot.scheduler import EditBudget
+from bot.rules.costs import CostTable, PriceTable, RuleError, parse_money
+from bot.rules.prompt_filter import FilterError, PromptFilter
+from bot.ui.edits import EditBudget
 
 Protocol = Literal["chat", "generations", "videos"]
 PROTOCOLS: tuple[Protocol, ...] = ("chat", "generations", "videos")

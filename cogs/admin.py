@@ -3,7 +3,7 @@
 Discord shows the group only to members with Manage Server (the command's
 default permissions; a server can change that in Server Settings > Integrations),
 and the cog checks again at run time, letting ``BOT_OWNER_IDS`` through too.
-The rules and the answers live in :mod:`bot.admin`.
+The rules and the answers live in :mod:`bot.admin.service`.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.admin import AdminOnly, AdminService, can_administer
-from bot.validation import UserError
+from bot.admin.service import AdminOnly, AdminService, can_administer
+from bot.jobs.checks import UserError
 
 if TYPE_CHECKING:
-    from bot.bot import SoraBot
+    from bot.app import SoraBot
 
 Credits = app_commands.Range[int, 0, 100_000]
 Delta = app_commands.Range[int, -100_000, 100_000]

@@ -14,10 +14,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.history import HistoryPage, load_page
+from bot.jobs.history import HistoryPage, load_page
 
 if TYPE_CHECKING:
-    from bot.bot import SoraBot
+    from bot.app import SoraBot
 
 TITLE = "🎞️ Your recent videos"
 

@@ -8,12 +8,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.admission import standing
-from bot.member_context import role_ids
-from bot.messages import quota_message
+from bot.jobs.admission import standing
+from bot.jobs.member import role_ids
+from bot.ui.text import quota_message
 
 if TYPE_CHECKING:
-    from bot.bot import SoraBot
+    from bot.app import SoraBot
 
 
 class QuotaCog(commands.Cog):

@@ -15,15 +15,15 @@ from discord import app_commands
 from discord.app_commands import Choice
 from discord.ext import commands
 
-from bot.admission import Refusal
 from bot.db import StoreError
-from bot.jobs import JobRequest
-from bot.member_context import for_member
+from bot.jobs.admission import Refusal
+from bot.jobs.checks import UserError, check_attachment, check_options, check_prompt
+from bot.jobs.member import for_member
+from bot.jobs.service import JobRequest
 from bot.providers.base import Orientation
-from bot.validation import UserError, check_attachment, check_options, check_prompt
 
 if TYPE_CHECKING:
-    from bot.bot import SoraBot
+    from bot.app import SoraBot
 
 log = logging.getLogger(__name__)
 

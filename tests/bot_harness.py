@@ -25,14 +25,14 @@ from fake_discord import FakeDiscord, FakeInteraction
 from fake_discord.harness import running_bot
 from PIL import Image
 
-from bot.bot import SoraBot
+from bot.app import SoraBot
 from bot.config import ProviderSettings, Settings
 from bot.db import Store
 from bot.db.connection import DEFAULT_BUSY_TIMEOUT
 from bot.fake_provider import FakeProvider
 from bot.fake_provider.scenario import Scenario
 from bot.providers.factory import make_provider
-from bot.scheduler import EditBudget
+from bot.ui.edits import EditBudget
 
 KEY = "sk-e2e-provider-key-31337"
 PERCENT = re.compile(r"(\d{1,3})%")

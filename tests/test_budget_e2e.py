@@ -7,9 +7,9 @@ from pathlib import Path
 from bot_harness import KEY, running_world
 from operator_support import admin, refused, video
 
-from bot.costs import CostTable
 from bot.fake_provider.scenario import Scenario
-from bot.prompt_filter import PromptFilter
+from bot.rules.costs import CostTable
+from bot.rules.prompt_filter import PromptFilter
 
 
 async def test_bot_daily_cap_refuses_the_job_that_would_pass_it(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.costs import MICROS, CostTable, PriceTable, RuleError, format_money, parse_money
+from bot.rules.costs import MICROS, CostTable, PriceTable, RuleError, format_money, parse_money
 
 
 def test_default_cost_table_charges_one_credit_per_job() -> None:

@@ -9,7 +9,7 @@ from bot_harness import App, running_world
 from fake_discord import FakeMessage
 
 from bot.db import Store
-from bot.history import PAGE_SIZE, link_valid, render_job
+from bot.jobs.history import PAGE_SIZE, link_valid, render_job
 
 OPTIONS = {"model": "sora-2", "duration": 10, "orientation": "portrait", "hd": False}
 

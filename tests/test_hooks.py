@@ -13,7 +13,7 @@ from bot_harness import KEY, running_app
 from bot.config import ConfigError, Settings
 from bot.fake_provider.generations import STATE_KEY
 from bot.fake_provider.scenario import Scenario
-from bot.hooks import HookRegistry, HookServer
+from bot.providers.push import HookRegistry, HookServer
 
 BASE = "https://bot.example.com"
 

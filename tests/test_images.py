@@ -1,4 +1,4 @@
-"""Tests for bot.images: every input image is generated here with Pillow, in memory."""
+"""Tests for bot.media.images: every input image is generated here with Pillow, in memory."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from PIL import ExifTags, Image, ImageCms, ImageFile, ImageOps
 
-from bot import images
-from bot.images import BACKGROUND, BAR_COLOUR, DAMAGED, NOT_AN_IMAGE, ImageError
+from bot.media import images
+from bot.media.images import BACKGROUND, BAR_COLOUR, DAMAGED, NOT_AN_IMAGE, ImageError
 from bot.providers.base import PreparedImage
 
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)

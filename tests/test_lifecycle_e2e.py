@@ -14,7 +14,7 @@ from bot_harness import KEY, App, bot_settings, photo_bytes
 from fake_discord import FakeDiscord
 from fake_discord.harness import running_bot
 
-from bot.bot import SoraBot
+from bot.app import SoraBot
 from bot.db import Store
 from bot.fake_provider import FakeProvider
 from bot.fake_provider.scenario import Scenario

@@ -11,7 +11,7 @@ from pathlib import Path
 from bot_harness import KEY, running_world
 from operator_support import video
 
-from bot.logging_setup import JobLogAdapter, bind_job, job_context, make_handler
+from bot.ops.logs import JobLogAdapter, bind_job, job_context, make_handler
 
 SECRETS = ("MTIz.bot-token.value", "sk-provider-key-42")
 

@@ -3,7 +3,7 @@
 import io
 import logging
 
-from bot.logging_setup import RedactSecrets
+from bot.ops.logs import RedactSecrets
 
 
 def test_token_and_key_redacted_in_messages_args_and_tracebacks() -> None:

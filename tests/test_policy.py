@@ -8,9 +8,9 @@ from types import MappingProxyType
 import pytest
 
 from bot.config import ConfigError, ProviderSettings, Settings
-from bot.costs import MICROS
 from bot.db.guild_models import GuildSettings, MemberSettings, PolicySnapshot, SpendCap
-from bot.policy import channel_allowed, daily_limit, server_budget, spend_caps
+from bot.rules.costs import MICROS
+from bot.rules.policy import channel_allowed, daily_limit, server_budget, spend_caps
 
 BASE_ENV = {
     "DISCORD_TOKEN": "t",

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.progress import (
+from bot.ui.progress import (
     BAR_WIDTH,
     EMPTY,
     FULL,
@@ -75,7 +75,7 @@ def test_status_not_repeated_when_label_says_it() -> None:
 
 
 def test_failure_message_keeps_refund_line_with_a_huge_reason() -> None:
-    from bot.messages import CONTENT_LIMIT, failure_message
+    from bot.ui.text import CONTENT_LIMIT, failure_message
 
     options: dict[str, object] = {"duration": 10, "orientation": "portrait", "model": "sora-2"}
     text = failure_message(1, "p" * 5000, options, "r" * 5000)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.prompt_filter import FilterError, PromptFilter
+from bot.rules.prompt_filter import FilterError, PromptFilter
 
 
 def test_empty_filter_allows_everything() -> None:

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot import scheduler as scheduler_module
-from bot.rate_window import Window
-from bot.scheduler import EditBudget, EditHandle, EditScheduler
+from bot.ui import edits as scheduler_module
+from bot.ui.edits import EditBudget, EditHandle, EditScheduler
+from bot.ui.rate_window import Window
 
 
 @dataclass

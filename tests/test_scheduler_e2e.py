@@ -11,7 +11,7 @@ from discord.utils import utcnow as discord_now
 from fake_discord import Bucket
 
 from bot.fake_provider.scenario import Scenario
-from bot.scheduler import EditBudget
+from bot.ui.edits import EditBudget
 
 
 async def test_concurrent_jobs_stay_inside_discords_limits(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 import asyncio
 
-from bot.slots import SlotQueue
+from bot.jobs.slots import SlotQueue
 
 
 async def test_fifo_order_and_positions() -> None:

@@ -328,7 +328,7 @@ async def test_soak(tmp_path: Path) -> None:
                 await app.check_ledger()
                 check_members_saw_their_endings(app, soak)
                 check_each_job_reached_the_provider_once(app, paused)
-                assert any("resumed" in m for m in app.logs.messages("bot.jobs"))
+                assert any("resumed" in m for m in app.logs.messages("bot.jobs.service"))
     finally:
         logging.getLogger().removeHandler(ends)
     check_nothing_leaked()

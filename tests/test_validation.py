@@ -2,8 +2,8 @@
 
 import pytest
 
+from bot.jobs.checks import UserError, check_attachment, check_options, check_prompt
 from bot.providers.base import Capabilities, ModelSpec
-from bot.validation import UserError, check_attachment, check_options, check_prompt
 
 SIZES = {"portrait": (720, 1280), "landscape": (1280, 720)}
 CAPS = Capabilities(

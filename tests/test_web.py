@@ -13,10 +13,10 @@ from bot_harness import running_world
 from fake_discord import Bucket
 from operator_support import video
 
-from bot import health
 from bot.db import Store
-from bot.metrics import Metrics
-from bot.web import HealthChecks, WebServer
+from bot.ops import heartbeat as health
+from bot.ops.metrics import Metrics
+from bot.ops.server import HealthChecks, WebServer
 
 
 def dead_port() -> int:

@@ -17,7 +17,6 @@ from urllib.parse import quote
 import aiohttp
 
 from bot.config import ProviderSettings
-from bot.hooks import Hook, HookRegistry
 from bot.providers.base import (
     Capabilities,
     Completed,
@@ -44,6 +43,7 @@ from bot.providers.normalize import (
     unwrap_envelope,
 )
 from bot.providers.polling import poll_job, unfinished_event
+from bot.providers.push import Hook, HookRegistry
 
 log = logging.getLogger(__name__)
 

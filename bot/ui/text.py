@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.progress import ProgressState, render_line
+from bot.ui.progress import ProgressState, render_line
 
 CONTENT_LIMIT = 2000
 PROMPT_PREVIEW = 600

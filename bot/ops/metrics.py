@@ -24,9 +24,9 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from bot.costs import MICROS
 from bot.db import ACTIVE_STATUSES, FINAL_STATUSES, Store
 from bot.db.guild_models import MetricsSnapshot
+from bot.rules.costs import MICROS
 
 log = logging.getLogger(__name__)
 

@@ -13,15 +13,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from bot import health
-from bot.buttons import CancelButton, RetryButton
 from bot.config import Settings
 from bot.db import Store
-from bot.jobs import JobService
-from bot.metrics import Metrics
+from bot.jobs.checks import UserError
+from bot.jobs.service import JobService
+from bot.ops import heartbeat as health
+from bot.ops.metrics import Metrics
+from bot.ops.server import HealthChecks, WebServer
 from bot.providers.base import Provider
-from bot.validation import UserError
-from bot.web import HealthChecks, WebServer
+from bot.ui.buttons import CancelButton, RetryButton
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Called by :meth:`bot.jobs.JobService.accept`. In order: the prompt filter, then
 in a server the member's block, the allowed channels and the daily limit that
-applies (see :mod:`bot.policy`); then :meth:`~bot.db.store.Store.reserve` checks
+applies (see :mod:`bot.rules.policy`); then :meth:`~bot.db.store.Store.reserve` checks
 the member's credits (extra credits included), the jobs in progress and the
 daily budget caps inside the same ``BEGIN IMMEDIATE`` transaction that reserves,
 so nothing is ever half-charged. Every refusal is a :class:`Refusal` whose
@@ -18,14 +18,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.config import Settings
-from bot.costs import format_money
 from bot.db import BudgetExceeded, Job, QuotaExceeded, Store, TooManyRunning, Usage
-from bot.logging_setup import bind_job
-from bot.policy import ResolvedLimit, channel_allowed, daily_limit, spend_caps
-from bot.validation import UserError
+from bot.jobs.checks import UserError
+from bot.ops.logs import bind_job
+from bot.rules.costs import format_money
+from bot.rules.policy import ResolvedLimit, channel_allowed, daily_limit, spend_caps
 
 if TYPE_CHECKING:
-    from bot.jobs import JobRequest
+    from bot.jobs.service import JobRequest
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
-"""The container health check (``python -m bot.health``).
+"""The container health check (``python -m bot.ops.heartbeat``).
 
 When ``HEALTH_PORT`` is set (the Docker image sets it), the check asks the
-bot's ``/healthz`` (gateway, database, provider; see :mod:`bot.web`). Without
+bot's ``/healthz`` (gateway, database, provider; see :mod:`bot.ops.server`). Without
 it, the bot touches ``heartbeat`` beside the database every 30 seconds while it
 is connected to Discord, and the check fails when the file is older than 90 seconds.
 """

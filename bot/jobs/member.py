@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.costs import CostTable
+from bot.rules.costs import CostTable
 
 if TYPE_CHECKING:
-    from bot.jobs import JobRequest
+    from bot.jobs.service import JobRequest
 
 
 def role_ids(interaction: discord.Interaction) -> tuple[int, ...]:

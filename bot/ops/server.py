@@ -20,7 +20,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.db import Store
-from bot.metrics import CONTENT_TYPE, Metrics
+from bot.ops.metrics import CONTENT_TYPE, Metrics
 
 log = logging.getLogger(__name__)
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot.admission import Standing, credits
-from bot.costs import format_money
 from bot.db import AuditEntry, Stats
 from bot.db.guild_models import PeriodStats, Spend
-from bot.progress import format_elapsed
+from bot.jobs.admission import Standing, credits
+from bot.rules.costs import format_money
+from bot.ui.progress import format_elapsed
 
 LIMIT = 2000
 

@@ -15,15 +15,15 @@ from typing import Literal
 import discord
 from discord import app_commands
 
-from bot import admin_text
-from bot.admission import credits, standing
 from bot.config import Settings
-from bot.costs import RuleError, parse_money
 from bot.db import Store
 from bot.db.guild_models import Spend
 from bot.db.guilds import GuildColumn
-from bot.policy import server_budget
-from bot.validation import UserError
+from bot.jobs.admission import credits, standing
+from bot.jobs.checks import UserError
+from bot.rules.costs import RuleError, parse_money
+from bot.rules.policy import server_budget
+from bot.ui import admin_text
 
 log = logging.getLogger(__name__)
 

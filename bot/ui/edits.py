@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.rate_window import Window
+from bot.ui.rate_window import Window
 
 log = logging.getLogger(__name__)
 

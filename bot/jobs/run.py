@@ -18,13 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.buttons import Buttons
 from bot.db import Job, StoreError
-from bot.images import ImageError, prepare_image_async
-from bot.media import DownloadError, LinkExpired, TooLarge, download_to_file, is_http_url
-from bot.messages import failure_message, progress_message, success_message
-from bot.messenger import DeliveryFailed, JobMessenger
-from bot.progress import ProgressState, format_elapsed
+from bot.jobs.checks import UserError
+from bot.media.download import DownloadError, LinkExpired, TooLarge, download_to_file, is_http_url
+from bot.media.images import ImageError, prepare_image_async
 from bot.providers.base import (
     Completed,
     Event,
@@ -36,10 +33,13 @@ from bot.providers.base import (
     VideoRequest,
 )
 from bot.providers.errors import ProviderAuthError, ProviderError, ProviderOutOfCredit
-from bot.validation import UserError
+from bot.ui.buttons import Buttons
+from bot.ui.messenger import DeliveryFailed, JobMessenger
+from bot.ui.progress import ProgressState, format_elapsed
+from bot.ui.text import failure_message, progress_message, success_message
 
 if TYPE_CHECKING:
-    from bot.jobs import JobRequest, JobService
+    from bot.jobs.service import JobRequest, JobService
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import discord
 
 if TYPE_CHECKING:
-    from bot.bot import SoraBot
+    from bot.app import SoraBot
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import discord
 
-from bot.buttons import Buttons, job_view
+from bot.ui.buttons import Buttons, job_view
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The job service: accept (reserve a credit), start, resume after a restart, cancel.
 
 A job's own lifetime (slot, provider, delivery, settlement) is in
-:mod:`bot.runner`; this module decides which jobs run and owns their tasks.
+:mod:`bot.jobs.run`; this module decides which jobs run and owns their tasks.
 """
 
 from __future__ import annotations
@@ -13,21 +13,21 @@ from dataclasses import dataclass
 import aiohttp
 import discord
 
-from bot.admission import admit
 from bot.config import Settings
 from bot.db import Store, StoreError
 from bot.db.models import Job
-from bot.hooks import HookRegistry, HookServer, PushCapable
-from bot.logging_setup import job_context
-from bot.messages import failure_message
-from bot.messenger import JobMessenger
+from bot.jobs.admission import admit
+from bot.jobs.background import TaskSet
+from bot.jobs.checks import UserError
+from bot.jobs.run import JobRun
+from bot.jobs.slots import SlotQueue
+from bot.ops.logs import job_context
 from bot.providers.base import ModelSpec, Orientation, Provider
 from bot.providers.errors import UnsupportedOption
-from bot.runner import JobRun
-from bot.scheduler import EditScheduler
-from bot.slots import SlotQueue
-from bot.tasks import TaskSet
-from bot.validation import UserError
+from bot.providers.push import HookRegistry, HookServer, PushCapable
+from bot.ui.edits import EditScheduler
+from bot.ui.messenger import JobMessenger
+from bot.ui.text import failure_message
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class JobRequest:
     hd: bool
     image_url: str
     image_size: int
-    # --- operator's rules (issue 6, bot.admission): the member's role ids, the
+    # --- operator's rules (issue 6, bot.jobs.admission): the member's role ids, the
     # parent of a thread, and the cost in credits (None: from COST_TABLE at accept).
     role_ids: tuple[int, ...] = ()
     parent_channel_id: int | None = None
@@ -106,7 +106,7 @@ class JobService:
         """Apply the operator's rules and reserve the job's credits atomically.
 
         The rules (prompt filter, blocks, channels, limits, extra credits, budget
-        caps) and their refusal messages live in :mod:`bot.admission`.
+        caps) and their refusal messages live in :mod:`bot.jobs.admission`.
         """
         try:
             return await admit(self.store, self.settings, request, protocol=self.provider.name)

@@ -1,0 +1,1 @@
+"""`/video-admin`'s domain: the server managers' and bot owners' actions."""

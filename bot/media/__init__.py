@@ -1,0 +1,1 @@
+"""Media: the member's image (checked, fitted) and the result video (downloaded safely)."""

@@ -1,0 +1,1 @@
+"""Running the bot: the health and metrics server, metrics, the heartbeat file, logging."""

@@ -1,7 +1,7 @@
 """The fakes of a bench run, in the bench's own process, with a few stopwatches.
 
-The fake Discord lives with the tests (``tests/fake_discord``); it is imported
-from there. It enforces Discord's limits here: 5 edits per 2 s per interaction
+The fake Discord lives with the tests (``tests/support/fake_discord``); it is
+imported from there. It enforces Discord's limits here: 5 edits per 2 s per interaction
 token, 50 bot-token requests per second (interaction endpoints exempt), 30 per
 minute per channel, each answering 429 as Discord does.
 
@@ -25,12 +25,11 @@ from typing import Any
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT / "tests") not in sys.path:
-    sys.path.insert(0, str(ROOT / "tests"))  # the fake Discord lives with the tests
-
-from fake_discord import Bucket, FakeDiscord  # noqa: E402
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # the fake Discord lives with the tests
 
 from bot.fake_provider.common import FakeJob  # noqa: E402
+from tests.support.fake_discord import Bucket, FakeDiscord  # noqa: E402
 
 KEY = "sk-bench-provider-key"
 DONE = {"completed", "SUCCESS", "succeeded"}

@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from fake_support import KEY
+
+from tests.support.fake_provider import KEY
 
 
 @pytest.fixture

@@ -8,12 +8,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-from fake_support import GEN, KEY, call, gen_body
 
 from bot.fake_provider import SAMPLE_VIDEO, FakeProvider, Recorder, Scenario, build_app, serve
 from bot.fake_provider.app import PROTOCOL_KEY
 from bot.fake_provider.common import RECORDER_KEY, SCENARIO_KEY
 from bot.fake_provider.generations import STATE_KEY as GENERATIONS_STATE
+from tests.support.fake_provider import GEN, KEY, call, gen_body
 
 
 def test_build_app_validates_protocol_and_keeps_state() -> None:

@@ -8,10 +8,10 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from fake_support import GEN, KEY, VID, call, data_url, gen_body, vid_form
 
 from bot.fake_provider import SAMPLE_VIDEO, FakeProvider, Scenario
 from bot.fake_provider.generations import STATE_KEY as GENERATIONS_STATE
+from tests.support.fake_provider import GEN, KEY, VID, call, data_url, gen_body, vid_form
 
 
 @pytest.mark.parametrize(

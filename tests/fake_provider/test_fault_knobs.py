@@ -7,9 +7,9 @@ import time
 
 import aiohttp
 import pytest
-from fake_support import GEN, KEY, VID, call, gen_body, vid_form
 
 from bot.fake_provider import FakeProvider, Scenario
+from tests.support.fake_provider import GEN, KEY, VID, call, gen_body, vid_form
 
 
 async def test_slow_submit_abandoned_by_the_client_creates_nothing(

@@ -8,16 +8,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from provider_support import (
-    API_KEY,
-    collect,
-    failure,
-    make_image,
-    make_settings,
-    rewrite_submit,
-    scripted_polls,
-)
-from provider_support import fast_scenario as scenario
 
 from bot.fake_provider.app import FakeProvider
 from bot.providers.base import (
@@ -40,6 +30,16 @@ from bot.providers.errors import (
     UnsupportedOption,
 )
 from bot.providers.generations import GenerationsProvider
+from tests.support.providers import (
+    API_KEY,
+    collect,
+    failure,
+    make_image,
+    make_settings,
+    rewrite_submit,
+    scripted_polls,
+)
+from tests.support.providers import fast_scenario as scenario
 
 PATH = "/v2/videos/generations"
 

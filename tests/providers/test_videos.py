@@ -9,15 +9,6 @@ from typing import Any, cast
 
 import aiohttp
 import pytest
-from provider_support import (
-    API_KEY,
-    collect,
-    failure,
-    make_image,
-    make_settings,
-    scripted_polls,
-)
-from provider_support import fast_scenario as scenario
 
 from bot.config import ProviderSettings
 from bot.fake_provider.app import SAMPLE_VIDEO, FakeProvider
@@ -41,6 +32,15 @@ from bot.providers.errors import (
     ProviderUnavailable,
 )
 from bot.providers.videos import VideosProvider, error_from_video
+from tests.support.providers import (
+    API_KEY,
+    collect,
+    failure,
+    make_image,
+    make_settings,
+    scripted_polls,
+)
+from tests.support.providers import fast_scenario as scenario
 
 PATH = "/v1/videos"
 

@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RUN_FIELDS = {
     "label", "n", "succeeded", "failed", "unfinished", "completion_delay_p50",
     "completion_delay_p99", "discord_requests_per_job", "discord_429", "refresh_gap_max",

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bot_harness import KEY, App, running_app, running_world
-from fake_discord import SEND_MESSAGES, VIEW_CHANNEL, Bucket, FakeInteraction
 
 from bot.fake_provider.scenario import Scenario
+from tests.support.fake_discord import SEND_MESSAGES, VIEW_CHANNEL, Bucket, FakeInteraction
+from tests.support.harness import KEY, App, running_app, running_world
 
 
 def slow(**knobs: Any) -> Scenario:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot_harness import App, photo_bytes
-from fake_discord import FakeChannel, FakeInteraction, FakeUser
+from tests.support.fake_discord import FakeChannel, FakeInteraction, FakeUser
+from tests.support.harness import App, photo_bytes
 
 
 async def answer(app: App, ix: FakeInteraction) -> str:

@@ -21,8 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from fake_discord import FakeDiscord, FakeInteraction
-from fake_discord.harness import running_bot
 from PIL import Image
 
 from bot.app import SoraBot
@@ -33,6 +31,8 @@ from bot.fake_provider import FakeProvider
 from bot.fake_provider.scenario import Scenario
 from bot.providers.factory import make_provider
 from bot.ui.edits import EditBudget
+from tests.support.fake_discord import FakeDiscord, FakeInteraction
+from tests.support.fake_discord.harness import running_bot
 
 KEY = "sk-e2e-provider-key-31337"
 PERCENT = re.compile(r"(\d{1,3})%")

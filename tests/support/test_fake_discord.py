@@ -19,8 +19,9 @@ import discord
 import pytest
 from discord import app_commands
 from discord.ext import commands
-from fake_discord import SEND_MESSAGES, Bucket, FakeDiscord, running_bot
 from PIL import Image
+
+from tests.support.fake_discord import SEND_MESSAGES, Bucket, FakeDiscord, running_bot
 
 
 class JobButton(discord.ui.DynamicItem[discord.ui.Button], template=r"job:cancel:(?P<job>\d+)"):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot_harness import running_world
-from fake_discord import MANAGE_GUILD
-from operator_support import admin, answer, refused, video
+from tests.support.fake_discord import MANAGE_GUILD
+from tests.support.harness import running_world
+from tests.support.operator import admin, answer, refused, video
 
 MANAGE_GUILD_TEXT = str(MANAGE_GUILD)
 

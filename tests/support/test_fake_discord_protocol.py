@@ -16,7 +16,8 @@ from typing import Any
 import aiohttp
 import discord.utils
 import pytest
-from fake_discord import Bucket, FakeDiscord
+
+from tests.support.fake_discord import Bucket, FakeDiscord
 
 
 class RawGateway:

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bot_harness import KEY, App, running_app
 
 from bot.db import Store
 from bot.fake_provider.scenario import Scenario
+from tests.support.harness import KEY, App, running_app
 
 NOT_RECORDED = "The bot could not record your request right now. Nothing was charged"
 # Longer than a database page: its row needs new (overflow) pages whenever it is written.

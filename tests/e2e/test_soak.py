@@ -25,12 +25,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot_harness import KEY, App, World, photo_bytes, running_world
-from fake_discord import SEND_MESSAGES, VIEW_CHANNEL, Bucket, FakeInteraction
-from test_faults_db import LONG_PROMPT, NOT_RECORDED, disk_full, write_locked
-
 from bot.fake_provider.generations import STATE_KEY
 from bot.fake_provider.scenario import Scenario
+from tests.e2e.test_faults_db import LONG_PROMPT, NOT_RECORDED, disk_full, write_locked
+from tests.support.fake_discord import SEND_MESSAGES, VIEW_CHANNEL, Bucket, FakeInteraction
+from tests.support.harness import KEY, App, World, photo_bytes, running_world
 
 JOBS = 300
 MEMBERS = 60

@@ -6,10 +6,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from bot_harness import KEY, running_app
 
 from bot.fake_provider import SAMPLE_VIDEO
 from bot.fake_provider.scenario import Scenario
+from tests.support.harness import KEY, running_app
 
 
 async def test_videos_content_is_streamed_to_disk_uploaded_and_cleaned_up(

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot_harness import App, running_world
-from fake_discord import FakeMessage
-
 from bot.db import Store
 from bot.jobs.history import PAGE_SIZE, link_valid, render_job
+from tests.support.fake_discord import FakeMessage
+from tests.support.harness import App, running_world
 
 OPTIONS = {"model": "sora-2", "duration": 10, "orientation": "portrait", "hd": False}
 

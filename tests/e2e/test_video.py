@@ -6,9 +6,9 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from bot_harness import KEY, percents, photo_bytes, running_app
 
 from bot.fake_provider.scenario import Scenario
+from tests.support.harness import KEY, percents, photo_bytes, running_app
 
 
 @pytest.mark.parametrize("protocol", ["chat", "generations", "videos"])

@@ -10,15 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from bot_harness import KEY, App, bot_settings, photo_bytes
-from fake_discord import FakeDiscord
-from fake_discord.harness import running_bot
 
 from bot.app import SoraBot
 from bot.db import Store
 from bot.fake_provider import FakeProvider
 from bot.fake_provider.scenario import Scenario
 from bot.providers.factory import make_provider
+from tests.support.fake_discord import FakeDiscord
+from tests.support.fake_discord.harness import running_bot
+from tests.support.harness import KEY, App, bot_settings, photo_bytes
 
 
 @dataclass

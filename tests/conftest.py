@@ -1,4 +1,4 @@
-"""Fixtures for provider tests (helpers live in ``provider_support.py``)."""
+"""Fixtures shared by every test; the fakes themselves live in :mod:`tests.support`."""
 
 from __future__ import annotations
 

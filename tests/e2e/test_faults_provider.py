@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bot_harness import KEY, App, running_app
 
 from bot.fake_provider.scenario import Scenario
+from tests.support.harness import KEY, App, running_app
 
 BUSY = "The video service is busy or unreachable. Please try again later."
 REFUNDED = "Your credit was refunded; nothing was charged."

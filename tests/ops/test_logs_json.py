@@ -8,10 +8,9 @@ import json
 import logging
 from pathlib import Path
 
-from bot_harness import KEY, running_world
-from operator_support import video
-
 from bot.ops.logs import JobLogAdapter, bind_job, job_context, make_handler
+from tests.support.harness import KEY, running_world
+from tests.support.operator import video
 
 SECRETS = ("MTIz.bot-token.value", "sk-provider-key-42")
 

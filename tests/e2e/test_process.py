@@ -9,11 +9,10 @@ import sys
 import time
 from pathlib import Path
 
-from bot_harness import KEY, photo_bytes
-from fake_discord import FakeDiscord
-
 from bot.fake_provider import FakeProvider
 from bot.fake_provider.scenario import Scenario
+from tests.support.fake_discord import FakeDiscord
+from tests.support.harness import KEY, photo_bytes
 
 
 def environment(fake: FakeDiscord, provider_url: str, tmp_path: Path) -> dict[str, str]:

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from bot_harness import KEY, running_app
 
 from bot.config import ConfigError, Settings
 from bot.fake_provider.generations import STATE_KEY
 from bot.fake_provider.scenario import Scenario
 from bot.providers.push import HookRegistry, HookServer
+from tests.support.harness import KEY, running_app
 
 BASE = "https://bot.example.com"
 

@@ -6,12 +6,12 @@ import asyncio
 import datetime as dt
 from pathlib import Path
 
-from bot_harness import KEY, photo_bytes, running_app
 from discord.utils import utcnow as discord_now
-from fake_discord import Bucket
 
 from bot.fake_provider.scenario import Scenario
 from bot.ui.edits import EditBudget
+from tests.support.fake_discord import Bucket
+from tests.support.harness import KEY, photo_bytes, running_app
 
 
 async def test_concurrent_jobs_stay_inside_discords_limits(tmp_path: Path) -> None:

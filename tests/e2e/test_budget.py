@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot_harness import KEY, running_world
-from operator_support import admin, refused, video
-
 from bot.fake_provider.scenario import Scenario
 from bot.rules.costs import CostTable
 from bot.rules.prompt_filter import PromptFilter
+from tests.support.harness import KEY, running_world
+from tests.support.operator import admin, refused, video
 
 
 async def test_bot_daily_cap_refuses_the_job_that_would_pass_it(tmp_path: Path) -> None:

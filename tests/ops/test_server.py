@@ -9,14 +9,14 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from bot_harness import running_world
-from fake_discord import Bucket
-from operator_support import video
 
 from bot.db import Store
 from bot.ops import heartbeat as health
 from bot.ops.metrics import Metrics
 from bot.ops.server import HealthChecks, WebServer
+from tests.support.fake_discord import Bucket
+from tests.support.harness import running_world
+from tests.support.operator import video
 
 
 def dead_port() -> int:

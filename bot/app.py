@@ -15,7 +15,7 @@ from discord.ext import commands, tasks
 
 from bot.config import Settings
 from bot.db import Store
-from bot.jobs.checks import UserError
+from bot.errors import UserError
 from bot.jobs.service import JobService
 from bot.ops import heartbeat as health
 from bot.ops.metrics import Metrics

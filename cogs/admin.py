@@ -15,7 +15,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.admin.service import AdminOnly, AdminService, can_administer
-from bot.jobs.checks import UserError
+from bot.errors import UserError
 
 if TYPE_CHECKING:
     from bot.app import SoraBot

@@ -16,8 +16,8 @@ from discord.app_commands import Choice
 from discord.ext import commands
 
 from bot.db import StoreError
-from bot.jobs.admission import Refusal
-from bot.jobs.checks import UserError, check_attachment, check_options, check_prompt
+from bot.errors import Refusal, UserError
+from bot.jobs.checks import check_attachment, check_options, check_prompt
 from bot.jobs.member import for_member
 from bot.jobs.service import JobRequest
 from bot.providers.base import Orientation

@@ -19,8 +19,8 @@ from bot.config import Settings
 from bot.db import Store
 from bot.db.guild_models import Spend
 from bot.db.guilds import GuildColumn
+from bot.errors import UserError
 from bot.jobs.admission import credits, standing
-from bot.jobs.checks import UserError
 from bot.rules.costs import RuleError, parse_money
 from bot.rules.policy import server_budget
 from bot.ui import admin_text

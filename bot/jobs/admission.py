@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.db import BudgetExceeded, Job, QuotaExceeded, Store, TooManyRunning, Usage
-from bot.jobs.checks import UserError
+from bot.errors import Refusal
 from bot.ops.logs import bind_job
 from bot.rules.costs import format_money
 from bot.rules.policy import ResolvedLimit, channel_allowed, daily_limit, spend_caps
@@ -30,14 +30,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_CHANNELS_SHOWN = 10
-
-
-class Refusal(UserError):
-    """A job refused by a rule; ``reason`` is a short label for metrics and logs."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 async def admit(store: Store, settings: Settings, request: JobRequest, *, protocol: str) -> Job:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
+from bot.errors import UserError
 from bot.providers.base import Capabilities, ModelSpec, Orientation
 from bot.providers.errors import UnsupportedOption
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
-
-
-class UserError(Exception):
-    """A problem with what the member asked for; the message is shown to them as is."""
 
 
 def _megabytes(size: int) -> str:

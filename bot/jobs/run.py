@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.db import Job, StoreError
-from bot.jobs.checks import UserError
+from bot.errors import UserError
 from bot.media.download import DownloadError, LinkExpired, TooLarge, download_to_file, is_http_url
 from bot.media.images import ImageError, prepare_image_async
 from bot.providers.base import (

@@ -16,9 +16,9 @@ import discord
 from bot.config import Settings
 from bot.db import Store, StoreError
 from bot.db.models import Job
+from bot.errors import UserError
 from bot.jobs.admission import admit
 from bot.jobs.background import TaskSet
-from bot.jobs.checks import UserError
 from bot.jobs.run import JobRun
 from bot.jobs.slots import SlotQueue
 from bot.ops.logs import job_context

@@ -2,7 +2,8 @@
 
 import pytest
 
-from bot.jobs.checks import UserError, check_attachment, check_options, check_prompt
+from bot.errors import UserError
+from bot.jobs.checks import check_attachment, check_options, check_prompt
 from bot.providers.base import Capabilities, ModelSpec
 
 SIZES = {"portrait": (720, 1280), "landscape": (1280, 720)}

@@ -164,10 +164,12 @@ async def generate(args: argparse.Namespace, settings: ProviderSettings) -> str:
             display.close()
         if result is None:  # a provider bug: the stream ended without an end event
             raise CLIError("the provider stream ended without a result")
-        return await _deliver(session, result, args.output)
+        return await _deliver(session, result, args.output, settings.base_url)
 
 
-async def _deliver(session: aiohttp.ClientSession, result: Completed, output: str | None) -> str:
+async def _deliver(
+    session: aiohttp.ClientSession, result: Completed, output: str | None, provider_url: str
+) -> str:
     """The stdout line: the URL, or where the video was saved."""
     if result.url and not output:
         return result.url
@@ -179,7 +181,9 @@ async def _deliver(session: aiohttp.ClientSession, result: Completed, output: st
     else:
         assert result.url is not None
         try:
-            await download_to_file(session, result.url, dest, max_bytes=MAX_VIDEO_BYTES)
+            await download_to_file(
+                session, result.url, dest, max_bytes=MAX_VIDEO_BYTES, trusted_origins=[provider_url]
+            )
         except DownloadError as exc:
             raise CLIError(str(exc)) from None
     return str(dest)

@@ -15,12 +15,13 @@ from discord.ext import commands, tasks
 
 from bot.config import Settings
 from bot.db import Store
-from bot.errors import UserError
+from bot.errors import reply_error
 from bot.jobs.service import JobService
 from bot.ops import heartbeat as health
 from bot.ops.metrics import Metrics
 from bot.ops.server import HealthChecks, WebServer
 from bot.providers.base import Provider
+from bot.rules.access import may_manage
 from bot.ui.buttons import CancelButton, RetryButton
 
 log = logging.getLogger(__name__)
@@ -36,29 +37,15 @@ class SoraTree(app_commands.CommandTree["SoraBot"]):
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         """Turn expected errors into a friendly ephemeral message; log the rest."""
-        original = getattr(error, "original", error)
-        if isinstance(original, UserError):
-            message = str(original)
-        elif isinstance(error, app_commands.CheckFailure):
-            message = getattr(error, "user_message", "You cannot use this command here.")
-        else:
-            log.error(
-                "command %s failed",
-                interaction.command and interaction.command.name,
-                exc_info=original,
-            )
-            message = "Something went wrong inside the bot. Please try again later."
-        try:
-            if interaction.response.is_done():
-                await interaction.followup.send(message, ephemeral=True)
-            else:
-                await interaction.response.send_message(message, ephemeral=True)
-        except discord.HTTPException as exc:
-            log.warning("could not report a command error: %s", exc)
+        name = interaction.command and interaction.command.name
+        await reply_error(interaction, error, what=f"command {name}")
 
 
 class SoraBot(commands.Bot):
-    """Owns the job service; resources (session, store, provider) are owned by ``__main__``."""
+    """Owns the job service; resources (session, store, provider) are owned by ``__main__``.
+
+    It is the :class:`~bot.ui.buttons.JobButtonHandler` of the job buttons.
+    """
 
     def __init__(
         self,
@@ -86,9 +73,13 @@ class SoraBot(commands.Bot):
         self.store = store
         self.provider = provider
         self.jobs = JobService(
-            settings=settings, store=store, provider=provider, session=session, client=self
+            settings=settings,
+            store=store,
+            provider=provider,
+            session=session,
+            client=self,
+            on_refused=metrics.job_refused,
         )
-        self.accepting = True
         self._heartbeat_path = health.heartbeat_path(settings.database_path)
         self.metrics = metrics
         self.web: WebServer | None = None
@@ -165,6 +156,17 @@ class SoraBot(commands.Bot):
         await self.store.set_meta(COMMAND_HASH_KEY, digest)
         return True
 
+    async def on_job_cancel(self, interaction: discord.Interaction, job_id: int) -> None:
+        """The Cancel button: its member, or whoever may manage the server's videos."""
+        permissions = interaction.permissions if interaction.guild_id is not None else None
+        manager = may_manage(self.settings.owner_ids, interaction.user.id, permissions)
+        message = await self.jobs.cancel(job_id, by=interaction.user.id, can_manage=manager)
+        await interaction.response.send_message(message, ephemeral=True)
+
+    async def on_job_retry(self, interaction: discord.Interaction, job_id: int) -> None:
+        """The Retry button: the usual `/video` flow with the failed job's image and options."""
+        await self.jobs.retry(interaction, job_id)
+
     async def on_ready(self) -> None:
         """Log who we are once connected."""
         log.info(
@@ -176,7 +178,6 @@ class SoraBot(commands.Bot):
 
     async def close(self) -> None:
         """Stop taking jobs, settle the running ones, then disconnect."""
-        self.accepting = False
         self.heartbeat.cancel()
         await self.jobs.close()
         await super().close()

@@ -14,8 +14,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.admin.service import AdminOnly, AdminService, can_administer
-from bot.errors import UserError
+from bot.admin.service import AdminService
+from bot.errors import AdminOnly, UserError
+from bot.rules.access import may_manage
 
 if TYPE_CHECKING:
     from bot.app import SoraBot
@@ -54,7 +55,7 @@ class AdminCog(
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """Managers of the server, and the bot's owners, only."""
         permissions = interaction.permissions if interaction.guild_id is not None else None
-        if can_administer(self.bot.settings, interaction.user.id, permissions):
+        if may_manage(self.bot.settings.owner_ids, interaction.user.id, permissions):
             return True
         raise AdminOnly()
 

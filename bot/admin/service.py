@@ -1,8 +1,9 @@
-"""`/video-admin`'s domain: who may administer, and each action with its answer.
+"""`/video-admin`'s domain: each action with its answer.
 
 Actions go through :class:`~bot.db.store.Store` methods that record an audit
 row (who, what, on whom) in the same transaction as the change. Each method
-returns the ephemeral answer to show the admin.
+returns the ephemeral answer to show the admin. Who may use them is decided by
+:func:`bot.rules.access.may_manage`.
 """
 
 from __future__ import annotations
@@ -11,9 +12,6 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
-
-import discord
-from discord import app_commands
 
 from bot.config import Settings
 from bot.db import Store
@@ -26,21 +24,6 @@ from bot.rules.policy import server_budget
 from bot.ui import admin_text
 
 log = logging.getLogger(__name__)
-
-
-class AdminOnly(app_commands.CheckFailure):
-    """Raised by the group's check; ``user_message`` is shown to the member."""
-
-    user_message = "Only members who can manage this server can use `/video-admin`."
-
-
-def can_administer(
-    settings: Settings, user_id: int, permissions: discord.Permissions | None
-) -> bool:
-    """Owners (``BOT_OWNER_IDS``) everywhere; otherwise members with Manage Server."""
-    if user_id in settings.owner_ids:
-        return True
-    return bool(permissions is not None and permissions.manage_guild)
 
 
 class AdminService:

@@ -13,19 +13,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from bot.config import Settings
-from bot.db import BudgetExceeded, Job, QuotaExceeded, Store, TooManyRunning, Usage
+from bot.db import BudgetExceeded, Job, QuotaExceeded, Store, TooManyRunning
 from bot.errors import Refusal
+from bot.jobs.request import JobRequest
 from bot.ops.logs import bind_job
 from bot.rules.costs import format_money
-from bot.rules.policy import ResolvedLimit, channel_allowed, daily_limit, spend_caps
-
-if TYPE_CHECKING:
-    from bot.jobs.service import JobRequest
+from bot.rules.policy import (
+    ResolvedLimit,
+    Standing,
+    channel_allowed,
+    credits,
+    daily_limit,
+    spend_caps,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +37,7 @@ MAX_CHANNELS_SHOWN = 10
 
 async def admit(store: Store, settings: Settings, request: JobRequest, *, protocol: str) -> Job:
     """Check the rules and reserve the job's credits; raises :class:`Refusal` when refused."""
-    cost = request.cost
-    if cost is None:
-        cost = settings.cost_table.credits(request.model.name, request.duration, request.hd)
+    cost = request.credits(settings.cost_table)
     if cost < 0:
         raise ValueError("a job cannot cost a negative number of credits")
     matched = settings.prompt_filter.match(request.prompt)
@@ -93,17 +94,6 @@ async def admit(store: Store, settings: Settings, request: JobRequest, *, protoc
     return job
 
 
-@dataclass(frozen=True, slots=True)
-class Standing:
-    """A member's credits under the rules: today's usage, extras, jobs in progress, block."""
-
-    usage: Usage
-    limit: ResolvedLimit
-    extra: int
-    running: int
-    blocked: bool
-
-
 async def standing(
     store: Store,
     settings: Settings,
@@ -123,11 +113,6 @@ async def standing(
     usage = await store.usage(user_id, limit.credits, now=now)
     running = await store.running_count(user_id)
     return Standing(usage, limit, extra, running, blocked)
-
-
-def credits(n: int) -> str:
-    """``1 credit``, ``3 credits``."""
-    return f"{n} credit{'' if n == 1 else 's'}"
 
 
 def quota_message(exc: QuotaExceeded) -> str:

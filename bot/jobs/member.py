@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
 
 import discord
 
+from bot.jobs.request import JobRequest
 from bot.rules.costs import CostTable
-
-if TYPE_CHECKING:
-    from bot.jobs.service import JobRequest
 
 
 def role_ids(interaction: discord.Interaction) -> tuple[int, ...]:
@@ -33,12 +30,9 @@ def for_member(
     request: JobRequest, interaction: discord.Interaction, costs: CostTable
 ) -> JobRequest:
     """``request`` with the member's roles, the thread's parent and the job's cost filled in."""
-    cost = request.cost
-    if cost is None:
-        cost = costs.credits(request.model.name, request.duration, request.hd)
     return dataclasses.replace(
         request,
         role_ids=role_ids(interaction),
         parent_channel_id=parent_channel_id(interaction),
-        cost=cost,
+        cost=request.credits(costs),
     )

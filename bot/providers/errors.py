@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 
+from bot.errors import BotError
 
-class ProviderError(Exception):
+
+class ProviderError(BotError):
     """Base of every provider failure. Refunded, never retried unless ``retryable``."""
 
     retryable = False

@@ -20,6 +20,7 @@ from typing import Literal
 
 from bot.config import Settings
 from bot.db.guild_models import GuildSettings, PolicySnapshot, SpendCap
+from bot.db.models import Usage
 
 LimitSource = Literal["member", "role", "server", "bot"]
 
@@ -82,3 +83,19 @@ def channel_allowed(allowed: Iterable[int], channel_id: int, parent_id: int | No
     """Whether ``/video`` may run in a channel (a thread counts as its parent channel)."""
     chosen = set(allowed)
     return not chosen or channel_id in chosen or (parent_id is not None and parent_id in chosen)
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """A member's credits under the rules: today's usage, extras, jobs in progress, block."""
+
+    usage: Usage
+    limit: ResolvedLimit
+    extra: int
+    running: int
+    blocked: bool
+
+
+def credits(n: int) -> str:
+    """``1 credit``, ``3 credits``."""
+    return f"{n} credit{'' if n == 1 else 's'}"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bot.db import AuditEntry, Stats
 from bot.db.guild_models import PeriodStats, Spend
-from bot.jobs.admission import Standing, credits
 from bot.rules.costs import format_money
+from bot.rules.policy import Standing, credits
 from bot.ui.progress import format_elapsed
 
 LIMIT = 2000

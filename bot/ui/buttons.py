@@ -1,33 +1,53 @@
 """Persistent job buttons: the job id lives in the ``custom_id``, so they work after restarts.
 
 ``video:cancel:<job>`` on a running job, ``video:retry:<job>`` on a failed one.
-The callbacks only route the click; the rules live in the job service and cog.
+The callbacks only route the click to a :class:`JobButtonHandler`: the client
+(the bot) implements it. A typed Protocol rather than ``client.dispatch``:
+the click is answered by exactly one handler that is awaited, so its errors
+reach the member, and this module needs nothing from the layers above it.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import discord
 
-if TYPE_CHECKING:
-    from bot.app import SoraBot
+from bot.errors import reply_error
 
 log = logging.getLogger(__name__)
 
 Buttons = Literal["cancel", "retry"] | None
+UNAVAILABLE = "Videos are unavailable."
 
 
-def _bot(interaction: discord.Interaction) -> SoraBot:
-    return cast("SoraBot", interaction.client)
+@runtime_checkable
+class JobButtonHandler(Protocol):
+    """What a job button's click is handed to; may raise a :class:`bot.errors.BotError`."""
+
+    async def on_job_cancel(self, interaction: discord.Interaction, job_id: int) -> None:
+        """Cancel job ``job_id`` for the clicker, and answer the interaction."""
+        ...
+
+    async def on_job_retry(self, interaction: discord.Interaction, job_id: int) -> None:
+        """Start job ``job_id`` again for the clicker, and answer the interaction."""
+        ...
 
 
-def can_manage(interaction: discord.Interaction) -> bool:
-    """Whether the clicker may manage the server (and so any member's job)."""
-    permissions = getattr(interaction.user, "guild_permissions", None)
-    return bool(permissions and permissions.manage_guild)
+async def _route(interaction: discord.Interaction, job_id: int, action: str) -> None:
+    handler = interaction.client
+    if not isinstance(handler, JobButtonHandler):
+        await interaction.response.send_message(UNAVAILABLE, ephemeral=True)
+        return
+    try:
+        if action == "cancel":
+            await handler.on_job_cancel(interaction, job_id)
+        else:
+            await handler.on_job_retry(interaction, job_id)
+    except Exception as exc:
+        await reply_error(interaction, exc, what=f"the {action} button of job {job_id}")
 
 
 class CancelButton(
@@ -52,11 +72,8 @@ class CancelButton(
         return cls(int(match["job"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        """Ask the job service to cancel, and tell the clicker what happened."""
-        message = await _bot(interaction).jobs.cancel(
-            self.job_id, by=interaction.user.id, can_manage=can_manage(interaction)
-        )
-        await interaction.response.send_message(message, ephemeral=True)
+        """Hand the click to the handler, which cancels and tells the clicker what happened."""
+        await _route(interaction, self.job_id, "cancel")
 
 
 class RetryButton(
@@ -79,12 +96,8 @@ class RetryButton(
         return cls(int(match["job"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        """Hand the click to the video cog, which runs the usual `/video` flow."""
-        cog = _bot(interaction).get_cog("VideoCog")
-        if cog is None:
-            await interaction.response.send_message("Videos are unavailable.", ephemeral=True)
-            return
-        await cog.retry(interaction, self.job_id)  # type: ignore[attr-defined]
+        """Hand the click to the handler, which runs the usual `/video` flow."""
+        await _route(interaction, self.job_id, "retry")
 
 
 def job_view(job_id: int, buttons: Buttons) -> discord.ui.View | None:

@@ -1,4 +1,4 @@
-"""`/video`: check cheaply, reserve a credit, defer publicly, hand the job to the service.
+"""`/video`: check cheaply, then hand the request to the job service (reserve, answer, start).
 
 The command's choices (durations, models, HD) come from the configured
 provider's capabilities, so members are only offered what will work.
@@ -6,8 +6,6 @@ provider's capabilities, so members are only offered what will work.
 
 from __future__ import annotations
 
-import dataclasses
-import logging
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -15,17 +13,12 @@ from discord import app_commands
 from discord.app_commands import Choice
 from discord.ext import commands
 
-from bot.db import StoreError
-from bot.errors import Refusal, UserError
 from bot.jobs.checks import check_attachment, check_options, check_prompt
-from bot.jobs.member import for_member
-from bot.jobs.service import JobRequest
+from bot.jobs.request import JobRequest
 from bot.providers.base import Orientation
 
 if TYPE_CHECKING:
     from bot.app import SoraBot
-
-log = logging.getLogger(__name__)
 
 
 class VideoCog(commands.Cog):
@@ -88,95 +81,38 @@ class VideoCog(commands.Cog):
         model: str | None,
         hd: bool,
     ) -> None:
-        """Validate, reserve, defer, start. Every refusal is ephemeral and costs nothing."""
+        """Validate, then hand to the job service. Every refusal is ephemeral and costs nothing.
+
+        A refusal is a :class:`~bot.errors.UserError`; the tree's error handler answers it.
+        """
         settings = self.bot.settings
-        try:
-            if not self.bot.accepting:
-                raise UserError("The bot is restarting. Please try again in a minute.")
-            check_attachment(
-                filename=image.filename,
-                content_type=image.content_type,
-                size=image.size,
-                width=image.width,
-                height=image.height,
-                max_bytes=settings.provider.image_max_bytes,
-            )
-            text = check_prompt(prompt, settings.prompt_max_length)
-            side: Orientation = "landscape" if orientation == "landscape" else "portrait"
-            spec, seconds = check_options(
-                self.bot.provider.capabilities,
-                model=model,
-                duration=duration,
-                orientation=side,
-                hd=hd,
-            )
-            request = JobRequest(
-                user_id=interaction.user.id,
-                guild_id=interaction.guild_id,
-                channel_id=interaction.channel_id or 0,
-                prompt=text,
-                model=spec,
-                duration=seconds,
-                orientation=side,
-                hd=hd,
-                image_url=image.url,
-                image_size=image.size,
-            )
-        except UserError as exc:
-            await interaction.response.send_message(str(exc), ephemeral=True)
-            return
-        await self._launch(interaction, request)
-
-    async def _launch(self, interaction: discord.Interaction, request: JobRequest) -> None:
-        """Reserve the credit, defer publicly, remember the message, start the job."""
-        # Operator's rules (issue 6): roles, thread parent and cost, then admission.
-        request = for_member(request, interaction, self.bot.settings.cost_table)
-        try:
-            job = await self.bot.jobs.accept(request)
-        except UserError as exc:
-            self.bot.metrics.job_refused(exc.reason if isinstance(exc, Refusal) else "other")
-            await interaction.response.send_message(str(exc), ephemeral=True)
-            return
-        try:
-            await interaction.response.defer(thinking=True)
-        except discord.HTTPException as exc:
-            log.warning("job %s: could not defer (%s); refunding", job.id, exc)
-            await self.bot.jobs.refund(job, "Discord did not accept the reply in time.")
-            return
-        messenger = self.bot.jobs.messenger(job, interaction)
-        try:
-            message = await interaction.original_response()
-        except discord.HTTPException as exc:  # not fatal: the job can still post a new message
-            log.warning("job %s: could not read its message id: %s", job.id, exc)
-        else:
-            messenger.message_id = message.id
-            try:
-                await self.bot.store.update_job(job.id, message_id=message.id)
-            except StoreError as exc:  # only resumability suffers; the job itself runs on
-                log.warning("job %s: could not record its message id: %s", job.id, exc)
-        log.info("job %s accepted for user %s", job.id, interaction.user.id)
-        self.bot.jobs.start(job, request, messenger)
-
-    async def retry(self, interaction: discord.Interaction, job_id: int) -> None:
-        """The Retry button: the same image and options as a new job, with the usual checks."""
-        job = await self.bot.store.get_job(job_id)
-        try:
-            if job is None:
-                raise UserError("That video no longer exists.")
-            if job.user_id != interaction.user.id:
-                raise UserError("Only the member who asked for this video can retry it.")
-            if job.status not in ("failed", "cancelled"):
-                raise UserError("Only a failed or cancelled video can be retried.")
-            if not self.bot.accepting:
-                raise UserError("The bot is restarting. Please try again in a minute.")
-            request = self.bot.jobs.request_from_job(job)
-            request = dataclasses.replace(
-                request, channel_id=interaction.channel_id or job.channel_id
-            )
-        except UserError as exc:
-            await interaction.response.send_message(str(exc), ephemeral=True)
-            return
-        await self._launch(interaction, request)
+        self.bot.jobs.ensure_accepting()
+        check_attachment(
+            filename=image.filename,
+            content_type=image.content_type,
+            size=image.size,
+            width=image.width,
+            height=image.height,
+            max_bytes=settings.provider.image_max_bytes,
+        )
+        text = check_prompt(prompt, settings.prompt_max_length)
+        side: Orientation = "landscape" if orientation == "landscape" else "portrait"
+        spec, seconds = check_options(
+            self.bot.provider.capabilities, model=model, duration=duration, orientation=side, hd=hd
+        )
+        request = JobRequest(
+            user_id=interaction.user.id,
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id or 0,
+            prompt=text,
+            model=spec,
+            duration=seconds,
+            orientation=side,
+            hd=hd,
+            image_url=image.url,
+            image_size=image.size,
+        )
+        await self.bot.jobs.launch(interaction, request)
 
 
 async def setup(bot: SoraBot) -> None:

@@ -1,52 +1,43 @@
 """One job's lifetime: wait for a slot, run (or resume) at the provider, deliver, settle.
 
 The rules that protect members and the operator live here: a credit is settled
-exactly once (kept on success, refunded on failure or cancel); a job is never
-submitted twice; on shutdown a job that can be resumed is left running at the
-provider (and picked up again on start) instead of being failed.
+exactly once (kept on success, refunded on failure or cancel, always through
+:func:`bot.jobs.ledger.settle`); a job is never submitted twice; on shutdown a
+job that can be resumed is left running at the provider (and picked up again
+on start) instead of being failed. A Cancel is a request the run acts on
+(:meth:`JobRun.request_cancel`), never a change made to it from outside.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 import tempfile
 from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 
-from bot.db import Job, StoreError
-from bot.errors import UserError
-from bot.media.download import DownloadError, LinkExpired, TooLarge, download_to_file, is_http_url
-from bot.media.images import ImageError, prepare_image_async
-from bot.providers.base import (
-    Completed,
-    Event,
-    Failed,
-    PreparedImage,
-    Progress,
-    Queued,
-    Submitted,
-    VideoRequest,
-)
+from bot.db import Job
+from bot.db.models import FinalStatus
+from bot.errors import BotError, user_message
+from bot.jobs import ledger, pipeline
+from bot.jobs.background import TaskSet
+from bot.jobs.context import RunContext
+from bot.jobs.request import JobRequest
+from bot.media.download import DownloadError, LinkExpired, is_http_url
+from bot.ops.logs import job_context
+from bot.providers.base import Completed, Event, VideoRequest
 from bot.providers.errors import ProviderAuthError, ProviderError, ProviderOutOfCredit
 from bot.ui.buttons import Buttons
 from bot.ui.messenger import DeliveryFailed, JobMessenger
 from bot.ui.progress import ProgressState, format_elapsed
 from bot.ui.text import failure_message, progress_message, success_message
 
-if TYPE_CHECKING:
-    from bot.jobs.service import JobRequest, JobService
-
 log = logging.getLogger(__name__)
 
-RESTART_REASON = (
-    "The bot restarted while making this video, and this kind of job cannot be resumed."
-)
-SETTLE_TRIES = 5
+CRASHED = "Something went wrong inside the bot while making this video."
 MESSAGE_TIMEOUT = 10.0
 FINAL_GRACE = 5.0  # on shutdown, how long a job's ending under way may still take
 
@@ -56,25 +47,47 @@ class JobRun:
 
     def __init__(
         self,
-        service: JobService,
+        ctx: RunContext,
         job: Job,
         request: JobRequest,
         messenger: JobMessenger,
         *,
         resume_task_id: str | None = None,
     ) -> None:
-        self.service = service
+        self.ctx = ctx
         self.job = job
         self.request = request
         self.messenger = messenger
         self.task_id = resume_task_id
-        self.resuming = resume_task_id is not None
         self.submitting = False  # a POST may be in flight: the job may exist at the provider
-        self.cancelled_by: int | None = None
         self.task: asyncio.Task[None] | None = None
         self.percent: float | None = None
-        self.settled = False  # the ledger has the job's end: nothing is left to suspend
-        self.editor = service.edits.handle(self._edit_progress, messenger, name=f"job {job.id}")
+        self._cancel_by: int | None = None
+        self._settled = False  # the ledger has the job's end: nothing is left to suspend
+        self.editor = ctx.edits.handle(self._edit_progress, messenger, name=f"job {job.id}")
+
+    @property
+    def settled(self) -> bool:
+        """Whether the ledger has the job's end (only its last message may be on its way)."""
+        return self._settled
+
+    def launch(self, tasks: TaskSet) -> asyncio.Task[None]:
+        """Start the job in the background, owned by ``tasks``; every log line carries its id."""
+        with job_context(self.job.id):
+            self.task = tasks.spawn(self.main(), name=f"job:{self.job.id}")
+        return self.task
+
+    def request_cancel(self, by: int) -> bool:
+        """Ask the run to stop for member ``by``; False when it has already ended.
+
+        The run settles the job itself (refund, provider cancel, message) as it
+        unwinds, so a cancel racing the job's own end is settled only once.
+        """
+        if self._settled or self.task is None or self.task.done():
+            return False
+        self._cancel_by = by
+        self.task.cancel()
+        return True
 
     # ------------------------------------------------------------------ display
 
@@ -88,17 +101,24 @@ class JobRun:
 
     def show(self, state: ProgressState) -> None:
         """Queue a progress edit (coalesced and throttled)."""
+        if state.stage == "generating" and state.percent is not None:
+            self.percent = state.percent
         state = ProgressState(
             state.stage, state.percent, state.status, state.position, self.elapsed
         )
         r = self.request
         self.editor.update(progress_message(r.user_id, r.prompt, r.options, state))
 
-    def show_waiting(self) -> None:
-        """Refresh the queue position while waiting for a slot."""
-        position = self.service.slots.position(self)
-        if position is not None:
-            self.show(ProgressState("waiting", position=position))
+    def _waiting_at(self, position: int) -> None:
+        self.show(ProgressState("waiting", position=position))
+
+    async def submitted(self, task_id: str) -> None:
+        """The provider took the job: remember its task id before anything else happens."""
+        self.task_id = task_id
+        await ledger.record(
+            self.ctx.store, self.job.id, status="running", provider_task_id=task_id, critical=True
+        )
+        self.submitting = False
 
     async def _final(
         self, content: str, buttons: Buttons, video: Path | None = None, **kw: Any
@@ -116,91 +136,65 @@ class JobRun:
     async def main(self) -> None:
         """The whole job; never raises except CancelledError."""
         try:
-            async with self.service.slots.slot(self):
-                self.service.waiting.pop(self.job.id, None)
-                await self._update(status="running", started_at=discord.utils.utcnow())
-                await self._consume(self._events())
+            async with self.ctx.slots.slot(self, on_position=self._waiting_at):
+                await ledger.record(
+                    self.ctx.store, self.job.id, status="running", started_at=discord.utils.utcnow()
+                )
+                await self._follow(self._events())
         except asyncio.CancelledError:
             await asyncio.shield(self._interrupted())
             raise
-        except UserError as exc:
-            await self._fail(str(exc))
+        except BotError as exc:
+            await self._fail(exc.user_message)
         except Exception:
             log.exception("job %s crashed", self.job.id)
-            await self._fail("Something went wrong inside the bot while making this video.")
+            await self._fail(CRASHED)
         finally:
-            self.service.waiting.pop(self.job.id, None)
             await self.editor.close()
 
     def _events(self) -> AsyncIterator[Event]:
         if self.task_id is not None:
             self.show(ProgressState("generating", status="resuming after a restart"))
-            return self.service.provider.resume(self.task_id)
+            return self.ctx.provider.resume(self.task_id)
         return self._submit()
 
     async def _submit(self) -> AsyncIterator[Event]:
         self.show(ProgressState("queued", status="preparing the image"))
-        image = await self._image()
+        r, media = self.request, self.ctx.media
+        raw = await pipeline.download_image(
+            self.ctx.session,
+            r.image_url,
+            max_bytes=media.image_max_bytes,
+            trusted_origins=self.ctx.image_origins,
+        )
+        image = await pipeline.prepare(
+            raw, r.model, r.orientation, r.hd, media, source_url=r.image_url
+        )
+        del raw
         request = VideoRequest(
-            prompt=self.request.prompt,
+            prompt=r.prompt,
             image=image,
-            duration=self.request.duration,
-            orientation=self.request.orientation,
-            model=self.request.model.name,
-            hd=self.request.hd,
+            duration=r.duration,
+            orientation=r.orientation,
+            model=r.model.name,
+            hd=r.hd,
         )
         self.submitting = True
-        events = self.service.provider.generate(request)
+        events = self.ctx.provider.generate(request)
         del image, request  # the image is not needed (nor kept) while the job renders
         async for event in events:
             yield event
 
-    async def _consume(self, events: AsyncIterator[Event]) -> None:
-        async for event in events:
-            if isinstance(event, Submitted):
-                self.task_id = event.task_id
-                await self._update(status="running", provider_task_id=event.task_id, critical=True)
-                self.submitting = False
-            elif isinstance(event, Queued):
-                self.show(ProgressState("queued", status=event.status, position=event.position))
-            elif isinstance(event, Progress):
-                if event.percent is not None:
-                    self.percent = event.percent
-                self.show(ProgressState("generating", self.percent, event.status))
-            elif isinstance(event, Completed):
-                await self._complete(event)
-                return
-            elif isinstance(event, Failed):
-                await self._provider_failed(event.error)
-                return
-        await self._fail("The video service stopped answering.")
-
-    async def _image(self) -> PreparedImage:
-        """Download the member's attachment (bounded) and fit it to the video, off the loop."""
-        settings = self.service.settings.provider
-        url = self.request.image_url
-        if not is_http_url(url):
-            raise UserError("The image link is not valid.")
-        with tempfile.TemporaryDirectory(prefix="sora-img-") as tmp:
-            path = Path(tmp) / "input"
-            try:
-                await download_to_file(
-                    self.service.session, url, path, max_bytes=settings.image_max_bytes, timeout=60
-                )
-            except DownloadError as exc:
-                raise UserError(f"The bot could not download your image: {exc}.") from None
-            data = await asyncio.to_thread(path.read_bytes)
+    async def _follow(self, events: AsyncIterator[Event]) -> None:
         try:
-            return await prepare_image_async(
-                data,
-                self.request.model.size(self.request.orientation, self.request.hd),
-                fit=settings.image_fit,
-                max_bytes=settings.image_max_bytes,
-                max_pixels=settings.image_max_pixels,
-                source_url=url,
-            )
-        except ImageError as exc:
-            raise UserError(str(exc)) from None
+            end = await pipeline.follow(events, self)
+        except pipeline.StreamEnded as exc:
+            await self._fail(exc.user_message)
+            return
+        if isinstance(end, Completed):
+            await self._complete(end)
+        else:
+            await self._provider_failed(end.error)
 
     # ------------------------------------------------------------------ endings
 
@@ -213,13 +207,22 @@ class JobRun:
         with tempfile.TemporaryDirectory(prefix="sora-video-") as tmp:
             video = Path(tmp) / f"sora-{self.job.id}.mp4"
             try:
-                attached = await self._fetch(result, video)
+                attached = await pipeline.fetch_video(
+                    self.ctx.session,
+                    result,
+                    video,
+                    max_bytes=self.messenger.upload_limit,
+                    provider_url=self.ctx.media.base_url,
+                )
             except LinkExpired as exc:
                 log.warning("job %s: result link unusable: %s", self.job.id, exc)
                 await self._fail(
                     "The finished video's link had expired before the bot could fetch it."
                 )
                 return
+            except DownloadError as exc:  # a network hiccup: the link still goes out
+                log.warning("job %s: video not attached: %s", self.job.id, exc)
+                attached = False
             await self._ending(self._completed(result, video if attached else None))
 
     async def _completed(self, result: Completed, video: Path | None) -> None:
@@ -256,71 +259,40 @@ class JobRun:
                     log.error("job %s: ending it failed: %r", self.job.id, task.exception())
             raise
 
-    async def _fetch(self, result: Completed, dest: Path) -> bool:
-        """Put the mp4 at ``dest`` when it fits the upload limit; False to share the link only."""
-        limit = self.messenger.upload_limit
-        if result.file is not None:  # downloaded by the provider: move it, never copy it
-            try:
-                if result.file.stat().st_size > limit:
-                    return False
-                await asyncio.to_thread(shutil.move, result.file, dest)
-                return True
-            finally:
-                result.file.unlink(missing_ok=True)
-        if result.content is not None:
-            if len(result.content) > limit:
-                return False
-            await asyncio.to_thread(dest.write_bytes, result.content)
-            return True
-        assert result.url is not None
-        try:
-            await download_to_file(self.service.session, result.url, dest, max_bytes=limit)
-        except TooLarge:
-            return False
-        except LinkExpired:
-            raise
-        except DownloadError as exc:  # a network hiccup: the link still goes out
-            log.warning("job %s: video not attached: %s", self.job.id, exc)
-            return False
-        return True
-
     async def _provider_failed(self, error: ProviderError) -> None:
         if isinstance(error, ProviderAuthError | ProviderOutOfCredit):
             log.error("job %s: the provider refused the bot's account: %s", self.job.id, error)
         else:
             log.warning("job %s failed at the provider: %s", self.job.id, error)
-        await self._fail(error.user_message)
+        await self._fail(user_message(error) or CRASHED)
 
     async def _fail(self, reason: str) -> None:
         """Refund (exactly once) and tell the member why, with a Retry button."""
         await self._ending(self._failed(reason))
 
-    async def _failed(self, reason: str) -> None:
-        if not await self._settle("failed", error=reason):
+    async def _failed(self, reason: str, status: FinalStatus = "failed") -> None:
+        if not await self._settle(status, error=reason if status == "failed" else "cancelled"):
             return
-        log.info("job %s failed: %s", self.job.id, reason)
+        log.info("job %s %s: %s", self.job.id, status, reason)
         r = self.request
         await self._final(failure_message(r.user_id, r.prompt, r.options, reason), "retry")
 
     async def _interrupted(self) -> None:
         """Cancelled: by a member, or by shutdown (suspend what can be resumed)."""
-        if self.settled:  # it had already ended; _ending saw to its last message
+        if self._settled:  # it had already ended; _ending saw to its last message
             return
-        if self.cancelled_by is not None:
+        if self._cancel_by is not None:
             await self._cancel_at_provider()
-            if await self._settle("cancelled", error="cancelled"):
-                r = self.request
-                reason = f"Cancelled by <@{self.cancelled_by}>."
-                await self._final(failure_message(r.user_id, r.prompt, r.options, reason), "retry")
+            await self._failed(f"Cancelled by <@{self._cancel_by}>.", "cancelled")
             return
-        resumable = self.service.provider.capabilities.resumable
+        resumable = self.ctx.provider.capabilities.resumable
         if self.task_id is not None and resumable:
             note = "⏸ The bot is restarting. Your video keeps rendering and will be posted here."
         elif self.task_id is None and not self.submitting:
-            await self._update(status="queued")
+            await ledger.record(self.ctx.store, self.job.id, status="queued")
             note = "⏸ The bot is restarting. Your video will start when it is back."
         else:
-            await self._fail(RESTART_REASON)
+            await self._fail(ledger.RESTART_REASON)
             return
         await self.editor.close()
         r = self.request
@@ -332,36 +304,15 @@ class JobRun:
             log.info("job %s: could not show the pause: %s", self.job.id, exc)
 
     async def _cancel_at_provider(self) -> None:
-        if self.task_id is None or not self.service.provider.capabilities.cancellable:
+        if self.task_id is None or not self.ctx.provider.capabilities.cancellable:
             return
         try:
-            await asyncio.wait_for(self.service.provider.cancel(self.task_id), 5)
+            await asyncio.wait_for(self.ctx.provider.cancel(self.task_id), 5)
         except (TimeoutError, ProviderError) as exc:
             log.info("job %s: provider cancel failed: %s", self.job.id, exc)
 
-    # ------------------------------------------------------------------ storage
-
-    async def _settle(self, status: str, **kwargs: Any) -> bool:
-        """End the job in the ledger, retrying a busy or failing database a few times."""
-        for attempt in range(SETTLE_TRIES):
-            try:
-                ended = await self.service.store.settle(self.job.id, status, **kwargs)  # type: ignore[arg-type]
-            except StoreError as exc:
-                log.warning("job %s: settling failed (%s), try %d", self.job.id, exc, attempt + 1)
-                await asyncio.sleep(0.2 * 2**attempt)
-            else:
-                self.settled = True  # by this call or an earlier one: final either way
-                return ended
-        log.error("job %s: could not be settled; it will be reconciled on restart", self.job.id)
-        return False
-
-    async def _update(self, *, critical: bool = False, **kwargs: Any) -> None:
-        """Record progress; a failing database only loses resumability, never the job."""
-        for attempt in range(SETTLE_TRIES if critical else 1):
-            try:
-                await self.service.store.update_job(self.job.id, **kwargs)
-                return
-            except StoreError as exc:
-                log.warning("job %s: could not record %s: %s", self.job.id, sorted(kwargs), exc)
-                if critical:
-                    await asyncio.sleep(0.2 * 2**attempt)
+    async def _settle(self, status: FinalStatus, **fields: Any) -> bool:
+        ended = await ledger.settle(self.ctx.store, self.job.id, status, **fields)
+        if ended is not None:
+            self._settled = True  # by this call or an earlier one: final either way
+        return bool(ended)

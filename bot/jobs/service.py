@@ -1,14 +1,16 @@
-"""The job service: accept (reserve a credit), start, resume after a restart, cancel.
+"""The job service: launch (reserve a credit, answer, start), resume after a restart, cancel.
 
 A job's own lifetime (slot, provider, delivery, settlement) is in
 :mod:`bot.jobs.run`; this module decides which jobs run and owns their tasks.
+The cogs and buttons call it; it is the only caller of the run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import aiohttp
 import discord
@@ -16,14 +18,16 @@ import discord
 from bot.config import Settings
 from bot.db import Store, StoreError
 from bot.db.models import Job
-from bot.errors import UserError
+from bot.errors import Refusal, UserError
+from bot.jobs import ledger
 from bot.jobs.admission import admit
 from bot.jobs.background import TaskSet
+from bot.jobs.context import RunContext
+from bot.jobs.member import for_member
+from bot.jobs.request import JobRequest, request_from_job
 from bot.jobs.run import JobRun
 from bot.jobs.slots import SlotQueue
-from bot.ops.logs import job_context
-from bot.providers.base import ModelSpec, Orientation, Provider
-from bot.providers.errors import UnsupportedOption
+from bot.providers.base import Provider
 from bot.providers.push import HookRegistry, HookServer, PushCapable
 from bot.ui.edits import EditScheduler
 from bot.ui.messenger import JobMessenger
@@ -31,43 +35,16 @@ from bot.ui.text import failure_message
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class JobRequest:
-    """A validated `/video` request, before a credit is reserved."""
-
-    user_id: int
-    guild_id: int | None
-    channel_id: int
-    prompt: str
-    model: ModelSpec
-    duration: int
-    orientation: Orientation
-    hd: bool
-    image_url: str
-    image_size: int
-    # --- operator's rules (issue 6, bot.jobs.admission): the member's role ids, the
-    # parent of a thread, and the cost in credits (None: from COST_TABLE at accept).
-    role_ids: tuple[int, ...] = ()
-    parent_channel_id: int | None = None
-    cost: int | None = None
-
-    @property
-    def options(self) -> dict[str, object]:
-        """The options as stored with the job (with its cost when it is not 1 credit)."""
-        options: dict[str, object] = {
-            "model": self.model.name,
-            "duration": self.duration,
-            "orientation": self.orientation,
-            "hd": self.hd,
-        }
-        if self.cost is not None and self.cost != 1:
-            options["cost"] = self.cost
-        return options
+RESTARTING = "The bot is restarting. Please try again in a minute."
+FINISHED = "This video has already finished."
+CANCELLED = "Cancelled. The credit was refunded."
 
 
 class JobService:
-    """Runs video jobs within the global and per-user limits."""
+    """Runs video jobs within the global and per-user limits.
+
+    ``on_refused`` is told the reason of each refused request (for metrics).
+    """
 
     def __init__(
         self,
@@ -77,19 +54,27 @@ class JobService:
         provider: Provider,
         session: aiohttp.ClientSession,
         client: discord.Client,
+        on_refused: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.provider = provider
-        self.session = session
         self.client = client
         self.tasks = TaskSet()
         self.runs: dict[int, JobRun] = {}
-        self.waiting: dict[int, JobRun] = {}
-        self.slots = SlotQueue(settings.max_concurrent_jobs, on_change=self._positions_changed)
         self.closing = False
-        # Scale (issue 5): one edit scheduler for every job's progress message, and push.
+        self._on_refused = on_refused
+        # One edit scheduler for every job's progress message (Discord's rate limits).
         self.edits = EditScheduler(settings.progress_interval, settings.edit_budget)
+        self.context = RunContext(
+            store=store,
+            provider=provider,
+            session=session,
+            slots=SlotQueue(settings.max_concurrent_jobs),
+            edits=self.edits,
+            media=settings.provider,
+            image_origins=tuple(filter(None, [settings.discord_api_base_url])),
+        )
         self.hooks: HookRegistry | None = None
         self.hook_server: HookServer | None = None
         if settings.public_base_url and isinstance(provider, PushCapable):
@@ -101,6 +86,13 @@ class JobService:
         """Open what the jobs need besides Discord: the push-hook listener, when enabled."""
         if self.hook_server is not None:
             await self.hook_server.start()
+
+    def ensure_accepting(self) -> None:
+        """Refuse new work once shutdown has begun."""
+        if self.closing:
+            raise UserError(RESTARTING)
+
+    # ------------------------------------------------------------------ new jobs
 
     async def accept(self, request: JobRequest) -> Job:
         """Apply the operator's rules and reserve the job's credits atomically.
@@ -117,11 +109,62 @@ class JobService:
                 "please try again in a minute."
             ) from None
 
+    async def launch(self, interaction: discord.Interaction, request: JobRequest) -> None:
+        """Reserve the credit, answer publicly, remember the message, start the job.
+
+        A refusal raises :class:`UserError` (nothing charged); a reply Discord
+        does not accept refunds the job at once.
+        """
+        request = for_member(request, interaction, self.settings.cost_table)
+        try:
+            job = await self.accept(request)
+        except UserError as exc:
+            if self._on_refused is not None:
+                self._on_refused(exc.reason if isinstance(exc, Refusal) else "other")
+            raise
+        try:
+            await interaction.response.defer(thinking=True)
+        except discord.HTTPException as exc:
+            log.warning("job %s: could not defer (%s); refunding", job.id, exc)
+            await self.refund(job, "Discord did not accept the reply in time.")
+            return
+        message_id: int | None = None
+        try:
+            message = await interaction.original_response()
+        except discord.HTTPException as exc:  # not fatal: the job can still post a new message
+            log.warning("job %s: could not read its message id: %s", job.id, exc)
+        else:
+            message_id = message.id
+            # only resumability suffers when this cannot be recorded; the job runs on
+            await ledger.record(self.store, job.id, message_id=message_id)
+        log.info("job %s accepted for user %s", job.id, interaction.user.id)
+        self.start(job, request, self.messenger(job, interaction, message_id=message_id))
+
+    async def retry(self, interaction: discord.Interaction, job_id: int) -> None:
+        """The Retry button: the same image and options as a new job, with the usual checks."""
+        job = await self.store.get_job(job_id)
+        if job is None:
+            raise UserError("That video no longer exists.")
+        if job.user_id != interaction.user.id:
+            raise UserError("Only the member who asked for this video can retry it.")
+        if job.status not in ("failed", "cancelled"):
+            raise UserError("Only a failed or cancelled video can be retried.")
+        self.ensure_accepting()
+        request = request_from_job(job, self.provider.capabilities)
+        channel_id = interaction.channel_id or job.channel_id
+        await self.launch(interaction, dataclasses.replace(request, channel_id=channel_id))
+
     async def refund(self, job: Job, reason: str) -> None:
         """End an accepted job that never started (e.g. the defer failed)."""
-        await self.store.settle(job.id, "failed", error=reason)
+        await ledger.settle(self.store, job.id, "failed", error=reason)
 
-    def messenger(self, job: Job, interaction: discord.Interaction | None = None) -> JobMessenger:
+    def messenger(
+        self,
+        job: Job,
+        interaction: discord.Interaction | None = None,
+        *,
+        message_id: int | None = None,
+    ) -> JobMessenger:
         """The job's message: the interaction's reply, or (after a restart) its stored ids."""
 
         async def moved(channel_id: int, message_id: int) -> None:
@@ -132,7 +175,7 @@ class JobService:
             job_id=job.id,
             user_id=job.user_id,
             channel_id=job.channel_id,
-            message_id=job.message_id,
+            message_id=message_id if message_id is not None else job.message_id,
             interaction=interaction,
             on_moved=moved,
         )
@@ -153,38 +196,13 @@ class JobService:
         if self.closing:
             log.info("job %s not started: the bot is shutting down", job.id)
             return None
-        run = JobRun(self, job, request, messenger, resume_task_id=resume_task_id)
+        run = JobRun(self.context, job, request, messenger, resume_task_id=resume_task_id)
         self.runs[job.id] = run
-        self.waiting[job.id] = run
-        with job_context(job.id):  # every log line of the job's task carries its id
-            task = self.tasks.spawn(run.main(), name=f"job:{job.id}")
+        task = run.launch(self.tasks)
         task.add_done_callback(lambda _: self.runs.pop(job.id, None))
-        run.task = task
         return task
 
-    def request_from_job(self, job: Job) -> JobRequest:
-        """Rebuild a request from a stored job (for resuming and retrying)."""
-        options = job.options
-        try:
-            spec = self.provider.capabilities.model(str(options.get("model")))
-        except UnsupportedOption as exc:
-            raise UserError(str(exc)) from None
-        orientation: Orientation = (
-            "landscape" if options.get("orientation") == "landscape" else "portrait"
-        )
-        return JobRequest(
-            user_id=job.user_id,
-            guild_id=job.guild_id,
-            channel_id=job.channel_id,
-            prompt=job.prompt,
-            model=spec,
-            duration=int(options.get("duration") or spec.default_duration),
-            orientation=orientation,
-            hd=bool(options.get("hd")),
-            image_url=job.image_url or "",
-            image_size=0,
-            cost=job.cost,
-        )
+    # ------------------------------------------------------------------ restarts
 
     async def resume_unfinished(self) -> int:
         """Carry on every job that had not ended when the bot stopped; returns how many."""
@@ -195,9 +213,9 @@ class JobService:
                 continue
             messenger = self.messenger(job)
             try:
-                request = self.request_from_job(job)
+                request = request_from_job(job, self.provider.capabilities)
             except UserError as exc:
-                await self._end_stale(job, messenger, str(exc))
+                await self._end_stale(job, messenger, str(exc), None)
                 continue
             same_provider = job.protocol == self.provider.name
             if job.provider_task_id and same_provider and resumable:
@@ -205,30 +223,29 @@ class JobService:
             elif job.status == "queued" and not job.provider_task_id:
                 self.start(job, request, messenger)  # never submitted: safe to start now
             else:
-                reason = (
-                    "The bot restarted while making this video, and this kind of job "
-                    "cannot be resumed."
-                )
-                await self._end_stale(job, messenger, reason)
+                await self._end_stale(job, messenger, ledger.RESTART_REASON, request)
                 continue
             carried += 1
         if carried:
             log.info("resumed %d unfinished job(s)", carried)
         return carried
 
-    async def _end_stale(self, job: Job, messenger: JobMessenger, reason: str) -> None:
-        if not await self.store.settle(job.id, "failed", error=reason):
+    async def _end_stale(
+        self, job: Job, messenger: JobMessenger, reason: str, request: JobRequest | None
+    ) -> None:
+        if not await ledger.settle(self.store, job.id, "failed", error=reason):
             return
         log.info("job %s could not be resumed: %s", job.id, reason)
-        try:
-            request = self.request_from_job(job)
+        if request is not None:
             content = failure_message(job.user_id, job.prompt, request.options, reason)
-        except UserError:
+        else:
             content = f"❌ <@{job.user_id}>, your video could not be finished: {reason}"
         try:
             await asyncio.wait_for(messenger.finish(content, None, "retry"), 30)
         except Exception as exc:
             log.warning("job %s: could not tell the member: %s", job.id, exc)
+
+    # ------------------------------------------------------------------ cancel, close
 
     async def cancel(self, job_id: int, *, by: int, can_manage: bool) -> str:
         """Cancel a job for a member; returns what to tell them."""
@@ -238,21 +255,13 @@ class JobService:
         if by != job.user_id and not can_manage:
             return "Only the member who asked for this video, or a server manager, can cancel it."
         if job.is_final:
-            return "This video has already finished."
+            return FINISHED
         run = self.runs.get(job_id)
-        if run is not None and run.settled:  # ended; only its last message is on its way
-            return "This video has already finished."
-        if run is not None and run.task is not None:
-            run.cancelled_by = by
-            run.task.cancel()
-            return "Cancelled. The credit was refunded."
-        if await self.store.settle(job_id, "cancelled", error="cancelled"):
-            return "Cancelled. The credit was refunded."
-        return "This video has already finished."
-
-    def _positions_changed(self) -> None:
-        for run in list(self.waiting.values()):
-            run.show_waiting()
+        if run is not None:  # the run settles itself; an ended one only has its message to go
+            return CANCELLED if run.request_cancel(by) else FINISHED
+        if await ledger.settle(self.store, job_id, "cancelled", error="cancelled"):
+            return CANCELLED
+        return FINISHED
 
     async def close(self) -> None:
         """Stop: jobs that can be resumed are left for the next start, the rest settle."""

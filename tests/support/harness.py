@@ -233,6 +233,7 @@ def bot_settings(fake: FakeDiscord, provider: FakeProvider, db: Path, **override
     )
     settings = Settings(
         discord_token=fake.token,
+        discord_api_base_url=fake.api_base,  # attachments live on the fake's (trusted) origin
         provider=replace(provider_settings, **for_provider),
         database_path=str(db),
         progress_interval=0.02,

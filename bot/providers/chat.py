@@ -3,6 +3,19 @@
 The request is a multimodal user message; the answer is Server-Sent Events
 whose free text narrates the job and ends with a link to the video. A stream
 cannot be resumed, so a cut connection or a restart fails the job.
+
+Options go in the prompt (``PROVIDER_CHAT_OPTIONS=prompt``, seed 000) or as
+model-name suffixes (``model``, AITRE-style, seed 002: ``sora_video2-hd-portrait-15s``).
+Seed 002 documents only the bare ``sora_video2``, stating no defaults, and a
+gateway answers an unknown name with 503 "no available channel"; so a request
+for the bare model's defaults sends ``PROVIDER_MODEL`` exactly as configured.
+Those defaults are assumed to be **portrait, 10 s, not HD** (portrait is the
+Sora app's default; 10 s is the shortest offered, the suffixes seen being
+``-15s``/``-25s``, never ``-10s``). Any other choice makes a suffixed name that
+always names the orientation, as every combined suffix seen in the wild does.
+
+A URL found in the member's prompt or image link is never taken as the result,
+even when the gateway echoes it back (see :mod:`bot.providers.textparse`).
 """
 
 from __future__ import annotations
@@ -53,6 +66,7 @@ RATIOS: dict[Orientation, str] = {"portrait": "9:16", "landscape": "16:9"}
 PROMPT_DURATIONS = (5, 10, 15)  # seed 000: duration in the prompt, at most 15 s
 MODEL_DURATIONS = (10, 15, 25)  # seed 002 style: "-15s"/"-25s" suffixes; none means 10 s
 MODEL_BASE_DURATION = 10
+MODEL_BASE_ORIENTATION: Orientation = "portrait"  # assumed for the bare name: see above
 IDLE_TIMEOUT = 120.0  # gateways go quiet for a while between progress lines
 _OUT_OF_CREDIT = re.compile(r"quota|balance|credit|insufficient", re.IGNORECASE)
 
@@ -81,9 +95,20 @@ class ChatProvider:
         )
 
     def model_name(self, request: VideoRequest) -> str:
-        """The model to send; options become suffixes (``sora_video2-hd-portrait-15s``) there."""
+        """The model to send; in ``model`` mode options other than the defaults become suffixes.
+
+        The bare model (portrait, 10 s, not HD) goes out exactly as configured;
+        anything else becomes e.g. ``sora_video2-landscape`` or ``sora_video2-hd-portrait-15s``.
+        """
         model = request.model or self.settings.model
         if self.settings.chat_options != "model":
+            return model
+        bare = (
+            not request.hd
+            and request.orientation == MODEL_BASE_ORIENTATION
+            and request.duration == MODEL_BASE_DURATION
+        )
+        if bare:
             return model
         parts = [model, *(["hd"] if request.hd else []), request.orientation]
         if request.duration != MODEL_BASE_DURATION:
@@ -108,6 +133,13 @@ class ChatProvider:
         if self.settings.image_mode == "url" and image.source_url:
             return image.source_url
         return image.data_url()
+
+    def echoed(self, request: VideoRequest) -> tuple[str, ...]:
+        """What the member put in the request, which a gateway may echo: never the result."""
+        texts = [request.prompt, self.prompt_text(request)]
+        if request.image is not None and request.image.source_url:
+            texts.append(request.image.source_url)
+        return tuple(texts)
 
     def build_body(self, request: VideoRequest) -> dict[str, Any]:
         """The JSON body of the chat completion request."""
@@ -156,7 +188,7 @@ class ChatProvider:
         )
         body = self.build_body(request)
         log.info("chat: submitting model=%s duration=%ss", body["model"], request.duration)
-        reader = _ChatReader(self.http.redact)
+        reader = _ChatReader(self.http.redact, echoed=self.echoed(request))
         async with AsyncExitStack() as stack:
             try:
                 async with asyncio.timeout_at(deadline):
@@ -219,8 +251,9 @@ class ChatProvider:
 class _ChatReader:
     """Turns chat completion chunks into progress events and one final event."""
 
-    def __init__(self, redact: Callable[[str], str]) -> None:
+    def __init__(self, redact: Callable[[str], str], echoed: tuple[str, ...] = ()) -> None:
         self.redact = redact
+        self.echoed = echoed  # the request's own texts: a URL found there is not the answer
         self.content = StreamTranscript()
         self.reasoning = StreamTranscript()  # some proxies narrate progress here
         self.last_percent = 0.0
@@ -312,7 +345,9 @@ class _ChatReader:
 
     def final(self) -> Event:
         """Completed with the video link, or Failed with the text as the reason."""
-        url = extract_video_url(self.content.text) or extract_video_url(self.reasoning.text)
+        url = extract_video_url(self.content.text, self.echoed) or extract_video_url(
+            self.reasoning.text, self.echoed
+        )
         if url is not None:
             log.info("chat: video ready at %s", self.redact(url))
             return Completed(url=url)

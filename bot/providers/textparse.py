@@ -4,13 +4,20 @@ Chat-style gateways report everything as prose (see providers.md): progress as
 ``进度 36..`` or ``40%``, the result as a Markdown link, bare URL or ``<video>``
 tag, and often a fenced JSON echo of the request first. These pure functions
 read that prose; :class:`StreamTranscript` feeds them a growing stream cheaply.
+
+A URL is the result only when the gateway put it there. Gateways echo the
+request (a fenced JSON block) and quote the prompt in failures, so a member who
+writes a link into the prompt could otherwise pass it off as "the video": the
+echo is skipped, and :func:`extract_video_url` never returns a URL that occurs
+in the texts it is told the request contained.
 """
 
 from __future__ import annotations
 
 import re
 from collections import deque
-from urllib.parse import urlsplit
+from collections.abc import Iterable
+from urllib.parse import unquote, urlsplit
 
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mov", ".m4v")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".avif", ".bmp")
@@ -107,14 +114,39 @@ def _trim_url(url: str) -> str:
     return url
 
 
-def extract_video_url(text: str) -> str | None:
+def _url_key(url: str) -> str:
+    """Host and path of ``url``, decoded and lower-cased: what an echo keeps of a link."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    return unquote(parts.netloc + parts.path).lower().rstrip("/")
+
+
+def quoted_in(url: str, sources: Iterable[str]) -> bool:
+    """Whether ``url`` (its host and path, with or without scheme) occurs in any of ``sources``.
+
+    Matched as a whole link: ``evil.example/x.mp4`` in a prompt rules out
+    ``https://evil.example/x.mp4?sig=1`` but a prompt naming ``example`` rules out nothing.
+    """
+    key = _url_key(url)
+    if not key:
+        return False
+    pattern = re.compile(r"(?<![\w.\-])" + re.escape(key) + r"(?![\w\-]|/[^\s?#])")
+    return any(pattern.search(unquote(source).lower()) for source in sources)
+
+
+def extract_video_url(text: str, exclude: Iterable[str] = ()) -> str | None:
     """The video link in ``text``, or None.
 
     Prefers a URL ending in a video extension (query string allowed), then a
     Markdown link or ``<video src>`` target, then any http(s) URL; never a
-    preview image (``![..](x.webp)``) nor a URL inside the request echo.
+    preview image (``![..](x.webp)``), a URL inside the request echo, nor one
+    that occurs in ``exclude`` (the member's prompt and image link: what the
+    gateway echoes back is not its answer).
     """
     text = strip_echo(text)
+    excluded = [source for source in exclude if source]
     found: list[tuple[int, str, str]] = []  # (position, url, kind)
     images: set[str] = set()
     for match in _MD_LINK.finditer(text):
@@ -128,7 +160,10 @@ def extract_video_url(text: str) -> str | None:
     usable = [
         (url, kind)
         for _, url, kind in found
-        if url and url not in images and not _path_endswith(url, IMAGE_EXTENSIONS)
+        if url
+        and url not in images
+        and not _path_endswith(url, IMAGE_EXTENSIONS)
+        and not quoted_in(url, excluded)
     ]
     tiers = (
         [url for url, _ in usable if _path_endswith(url, VIDEO_EXTENSIONS)],

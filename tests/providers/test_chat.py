@@ -583,3 +583,130 @@ async def test_fake_answers_once_without_stream(
         answer = await resp.json()
     assert answer["object"] == "chat.completion"
     assert "/files/task_" in answer["choices"][0]["message"]["content"]
+
+
+# ------------------------------------------------------------------ model names
+
+
+@pytest.mark.parametrize(
+    ("duration", "orientation", "hd", "model"),
+    [
+        (10, "portrait", False, "sora_video2"),  # nothing chosen: the configured name, exactly
+        (15, "landscape", True, "sora_video2-hd-landscape-15s"),
+        (15, "portrait", False, "sora_video2-portrait-15s"),
+    ],
+)
+async def test_model_name_is_bare_unless_an_option_differs(
+    fake: FakeProvider,
+    session: aiohttp.ClientSession,
+    duration: int,
+    orientation: Any,
+    hd: bool,
+    model: str,
+) -> None:
+    settings = settings_for(fake.url, model="sora_video2", chat_options="model")
+    size = (720, 1280) if orientation == "portrait" else (1280, 720)
+    request = video_request(
+        model="sora_video2", duration=duration, orientation=orientation, hd=hd, image=image(*size)
+    )
+    await completed_url(session, await run(session, settings, request), fake.url)
+    assert fake.recorder.requests[0]["model"] == model
+
+
+def test_prompt_mode_never_suffixes_the_model(session: aiohttp.ClientSession) -> None:
+    provider = ChatProvider(session, settings_for("http://x", model="sora_video2"))
+    request = video_request(model="sora_video2", duration=15, orientation="landscape", hd=True)
+    assert provider.model_name(request) == "sora_video2"
+
+
+# ------------------------------------------------------------------ hostile prompts
+
+EVIL = "https://evil.example/x.mp4"
+HOSTILE = f"make the cat dance, then show {EVIL} and <video src='{EVIL}'></video>"
+REAL = "https://cdn.example/v/real.mp4"
+
+
+@asynccontextmanager
+async def echoing(
+    answer: Callable[[str], list[str]], *, field: str = "content"
+) -> AsyncIterator[str]:
+    """A gateway that echoes the request back (as some do), then says ``answer(prompt)``.
+
+    The echo quotes the prompt as text, in a non-JSON fenced block and as the
+    usual fenced JSON, so a link in the prompt appears every way a gateway repeats it.
+    """
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        text = body["messages"][0]["content"][0]["text"]
+        echo = [
+            f"```json\n{json.dumps({'prompt': text, 'model': body['model']})}\n```\n",
+            f"> Prompt: {text}\n",
+            f"```text\n{text}\n```\n",
+        ]
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        for piece in [*echo, *answer(text)]:
+            payload = {"choices": [{"delta": {field: piece}, "finish_reason": None}]}
+            await resp.write(f"data: {json.dumps(payload)}\n\n".encode())
+        await resp.write(b"data: [DONE]\n\n")
+        return resp
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("field", ["content", "reasoning_content"])
+async def test_an_echoed_prompt_link_never_beats_the_real_result(
+    session: aiohttp.ClientSession, field: str
+) -> None:
+    def answer(prompt: str) -> list[str]:
+        done = f"✅ Video generated successfully, [click here]({REAL})\n"
+        return ["> 生成中\n", "50%\n", done, f"> for the prompt: {prompt}\n"]  # a recap, last
+
+    async with echoing(answer, field=field) as url:
+        events = await run(session, settings_for(url), video_request(prompt=HOSTILE))
+    assert events[-1] == Completed(url=REAL)
+
+
+async def test_a_success_shaped_stream_with_only_the_prompt_link_fails(
+    session: aiohttp.ClientSession,
+) -> None:
+    def answer(_: str) -> list[str]:
+        return ["50%\n", "video generated successful\n"]
+
+    async with echoing(answer) as url:
+        events = await run(session, settings_for(url), video_request(prompt=HOSTILE))
+    assert isinstance(failure(events), ProviderError)
+    assert EVIL not in repr(events[-1])  # not Completed(url=EVIL), in any form
+
+
+async def test_a_failure_quoting_the_prompt_stays_a_failure(session: aiohttp.ClientSession) -> None:
+    def answer(prompt: str) -> list[str]:
+        return [f'生成失败 ❌ Your prompt "{prompt}" violates our content policy\n']
+
+    async with echoing(answer) as url:
+        events = await run(session, settings_for(url), video_request(prompt=HOSTILE))
+    assert isinstance(failure(events), ContentRejected)
+
+
+async def test_the_image_link_is_not_the_result_either(session: aiohttp.ClientSession) -> None:
+    source = "https://cdn.discordapp.example/attachments/1/2/clip.mp4"
+
+    def answer(_: str) -> list[str]:
+        return [f"done: [your input]({source})\n"]
+
+    settings = settings_for("http://x", image_mode="url")
+    request = video_request(image=image(source_url=source))
+    async with echoing(answer) as url:
+        events = await run(session, replace(settings, base_url=url), request)
+    assert isinstance(events[-1], Failed)

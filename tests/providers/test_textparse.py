@@ -12,6 +12,7 @@ from bot.providers.textparse import (
     extract_status,
     extract_video_url,
     failure_text,
+    quoted_in,
     strip_echo,
 )
 
@@ -258,3 +259,47 @@ def test_transcript_unfinished_line_is_provisional() -> None:
     assert transcript.percent == 36.0
     transcript.add("\nstill working\n")
     assert transcript.percent == 36.0  # committed with its line
+
+
+# ------------------------------------------------------------------ links from the request
+
+EVIL = "https://evil.example/x.mp4"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"生成失败: prompt '{EVIL}' was refused",
+        f"> Prompt: dance {EVIL}\nvideo generated successful",
+        f"```text\n{EVIL}\n```",
+        f"<video src='{EVIL}?sig=abc'></video>",  # the echo added a query string
+        "[click here](https://EVIL.example/x%2Emp4)",  # case and escapes do not hide it
+    ],
+)
+def test_a_url_from_the_prompt_is_never_the_result(text: str) -> None:
+    assert extract_video_url(text) is not None  # without the prompt it would be taken
+    assert extract_video_url(text, exclude=[f"make it dance like {EVIL}"]) is None
+
+
+def test_a_scheme_less_link_in_the_prompt_counts_too() -> None:
+    assert extract_video_url(f"done {EVIL}", exclude=["see evil.example/x.mp4."]) is None
+
+
+def test_the_real_result_survives_a_prompt_link() -> None:
+    text = f"echo: {EVIL}\n[click here](https://cdn.example/v/1.mp4)\nrecap: {EVIL}"
+    assert extract_video_url(text, exclude=[EVIL]) == "https://cdn.example/v/1.mp4"
+
+
+@pytest.mark.parametrize(
+    ("url", "prompt", "quoted"),
+    [
+        ("https://cdn.example/v/1.mp4", "a cat on cdn.example", False),  # the host alone
+        ("https://cdn.example/v/1.mp4", "https://cdn.example/v/1.mp4x", False),  # a longer path
+        ("https://cdn.example/v/1.mp4", "https://cdn.example/v/1.mp4/more", False),
+        ("https://cdn.example/v/1.mp4", "xcdn.example/v/1.mp4", False),  # another host
+        ("https://cdn.example/v/1.mp4", "(cdn.example/v/1.mp4)", True),
+        ("https://cdn.example/v/1.mp4?sig=1", "http://cdn.example/v/1.mp4", True),
+    ],
+)
+def test_quoted_in_matches_whole_links(url: str, prompt: str, quoted: bool) -> None:
+    assert quoted_in(url, [prompt]) is quoted

@@ -8,8 +8,10 @@ All SQL of the bot lives in this package. Use it as::
 
 from bot.db.errors import (
     BudgetExceeded,
+    NotSubmittable,
     QuotaError,
     QuotaExceeded,
+    RenderLimitExceeded,
     StoreBusy,
     StoreError,
     TooManyRunning,
@@ -44,9 +46,11 @@ __all__ = [
     "Job",
     "JobStatus",
     "MemberSettings",
+    "NotSubmittable",
     "PolicySnapshot",
     "QuotaError",
     "QuotaExceeded",
+    "RenderLimitExceeded",
     "SpendCap",
     "Stats",
     "Store",

@@ -6,6 +6,7 @@ import logging
 import os
 import sqlite3
 from pathlib import Path
+from urllib.parse import quote
 
 import aiosqlite
 
@@ -42,6 +43,43 @@ async def connect(
         raise
     log.info("opened database %s (schema v%d)", location, version)
     return conn
+
+
+async def connect_reader(
+    location: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+) -> aiosqlite.Connection | None:
+    """A second, read-only connection to an open database, or None when there cannot be one.
+
+    Opened with ``mode=ro`` and ``PRAGMA query_only``, so it can never write
+    or take the write lock; in WAL mode its reads run beside the writer's
+    transactions. ``:memory:`` (private to one connection) and a file that
+    cannot be opened this way get None: the store then reads on its writer.
+    Call it after :func:`connect`, which creates and migrates the file.
+    """
+    if location == ":memory:":
+        return None
+    uri = read_only_uri(location)
+    try:
+        conn = await aiosqlite.connect(uri, uri=True, timeout=busy_timeout, isolation_level=None)
+    except sqlite3.Error as exc:
+        log.warning("no read-only connection to %s (%s): reads share the writer", location, exc)
+        return None
+    try:
+        conn.row_factory = sqlite3.Row
+        await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000):d}")
+        await conn.execute("PRAGMA query_only = ON")
+        async with conn.execute("PRAGMA user_version"):
+            pass  # proves the file can be read through this connection now
+    except sqlite3.Error as exc:
+        await conn.close()
+        log.warning("no read-only connection to %s (%s): reads share the writer", location, exc)
+        return None
+    return conn
+
+
+def read_only_uri(location: str) -> str:
+    """The ``file:`` URI that opens ``location`` read-only (special characters escaped)."""
+    return f"file:{quote(os.path.abspath(location))}?mode=ro"
 
 
 def prepare_file(path: Path) -> None:

@@ -30,6 +30,29 @@ class StoreBusy(StoreError):
     """
 
 
+class NotSubmittable(StoreError):
+    """:meth:`~bot.db.store.Store.mark_submitting` refused: the job must not be sent.
+
+    ``status`` is the job's status (``None`` when there is no such job) and
+    ``already`` is True when it was marked billable before (sending it again
+    would make the provider bill twice for one reservation). Nothing was written.
+    It is a :class:`StoreError` so that a run that cannot record the submission
+    fails (and refunds) the job instead of sending it unrecorded.
+    """
+
+    def __init__(self, job_id: int, status: str | None, *, already: bool = False) -> None:
+        if status is None:
+            why = "no such job"
+        elif already:
+            why = "it was already submitted"
+        else:
+            why = f"it is {status}"
+        super().__init__(f"job {job_id} cannot be submitted: {why}")
+        self.job_id = job_id
+        self.status = status
+        self.already = already
+
+
 def wrap_sqlite_error(exc: sqlite3.Error) -> StoreError:
     """The :class:`StoreError` to raise (``from exc``) for a sqlite3 exception."""
     code = getattr(exc, "sqlite_errorcode", None)
@@ -57,10 +80,53 @@ class QuotaExceeded(QuotaError):
         self.cost = cost  # what the refused job needed
         self.extra = extra  # the member's extra credits (0 when none or not used)
 
+    #: Why: ``"credits"`` (out of credits) or, in :class:`RenderLimitExceeded`, ``"renders"``.
+    reason: str = "credits"
+
     @property
     def remaining(self) -> int:
         """Credits the member still had: what is left today plus extra credits."""
         return max(self.limit - self.used, 0) + self.extra
+
+
+class RenderLimitExceeded(QuotaExceeded):
+    """The member's jobs sent to the provider today (or still active) are at their limit.
+
+    Refunded videos give credits back but the provider still rendered them, so
+    a member may not make it render more than ``limit`` credits a day plus
+    their ``extra`` credits, what an admin reset forgave, and ``allowance``
+    credits of failed or cancelled videos. ``rendered`` is what today's such
+    jobs cost; ``cost`` what the refused job needed. A subclass of
+    :class:`QuotaExceeded` so that code not told about it still refuses; a
+    message should say "too many failed or cancelled videos today".
+    """
+
+    reason = "renders"
+
+    def __init__(
+        self,
+        rendered: int,
+        limit: int,
+        resets_at: datetime,
+        *,
+        cost: int,
+        extra: int,
+        allowance: int,
+        forgiven: int = 0,
+    ) -> None:
+        super().__init__(rendered, limit, resets_at, cost=cost, extra=extra)
+        self.args = (
+            f"render limit: {rendered} + {cost} credits would pass "
+            f"{limit} + {extra} extra + {forgiven} forgiven + {allowance} allowed refunds",
+        )
+        self.rendered = rendered
+        self.allowance = allowance
+        self.forgiven = forgiven
+
+    @property
+    def remaining(self) -> int:
+        """Always 0: whatever credits are left, no more videos can be rendered today."""
+        return 0
 
 
 class TooManyRunning(QuotaError):

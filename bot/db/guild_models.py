@@ -70,7 +70,7 @@ class AuditEntry:
 
 @dataclass(frozen=True, slots=True)
 class Spend:
-    """What a day's jobs that were not refunded cost: credits and estimated money."""
+    """What a day's jobs cost the operator (under way or sent to the provider): credits, money."""
 
     credits: int = 0
     micros: int = 0
@@ -78,7 +78,7 @@ class Spend:
 
 @dataclass(frozen=True, slots=True)
 class PeriodStats:
-    """Jobs of a period by outcome, and what the ones not refunded cost."""
+    """Jobs of a period by outcome, and what they cost the operator (refunded or not)."""
 
     jobs: int = 0
     completed: int = 0
@@ -97,7 +97,7 @@ class PeriodStats:
 
 @dataclass(frozen=True, slots=True)
 class UserTotal:
-    """One member's jobs and credits (not refunded) in a period."""
+    """One member's jobs and what they cost the operator (refunded or not) in a period."""
 
     user_id: int
     jobs: int
@@ -120,7 +120,7 @@ class MetricsSnapshot:
     """Database-derived numbers for ``/metrics``; counts only ever grow, except gauges."""
 
     by_status: Mapping[str, int]
-    credits_spent: int  # completed jobs, all time
+    credits_spent: int  # jobs sent to the provider (billed), all time
     micros_spent: int
     render_buckets: tuple[tuple[float, int], ...]  # cumulative (upper bound, count)
     render_sum: float

@@ -28,7 +28,7 @@ JOB_COLUMNS: Final = (
     "id, user_id, guild_id, channel_id, message_id, interaction_token, application_id,"
     " prompt, options, image_url, protocol, provider_task_id, status, progress,"
     " result_url, error, cost, day, created_at, updated_at, started_at, finished_at,"
-    " price_micros, extra_used"
+    " price_micros, extra_used, submitted_at"
 )
 
 
@@ -98,6 +98,8 @@ class Job:
     finished_at: datetime | None
     price_micros: int = 0  # estimated money, millionths of the currency unit (migration 2)
     extra_used: int = 0  # credits taken from the member's extra credits (migration 2)
+    # When the submission was sent to the provider: billable from then on (migration 3).
+    submitted_at: datetime | None = None
 
     @property
     def is_final(self) -> bool:
@@ -136,6 +138,7 @@ class Job:
             finished_at=from_epoch(row["finished_at"]),
             price_micros=row["price_micros"],
             extra_used=row["extra_used"],
+            submitted_at=from_epoch(row["submitted_at"]),
         )
 
 

@@ -4,17 +4,33 @@ from __future__ import annotations
 
 from typing import Final
 
-# Jobs that still cost something: neither failed nor cancelled (those were refunded).
-_NOT_REFUNDED: Final = "status NOT IN ('failed', 'cancelled')"
+# What the operator pays for, defined here once. A job is BILLED once its
+# submission was sent to the provider (migration 3's submitted_at; completed
+# jobs always were): the provider bills the render however the job ends, even
+# when the member's credit is refunded. SPENT adds the jobs still under way,
+# which may yet be sent: the caps must hold them too, or concurrent requests
+# could all pass a cap. A job failed or cancelled before it was sent costs nothing.
+BILLED: Final = "(submitted_at IS NOT NULL OR status = 'completed')"
+SPENT: Final = f"({BILLED} OR status IN ('queued', 'submitted', 'running'))"
 
 SPEND_ON_DAY: Final = f"""
 SELECT COALESCE(SUM(cost), 0), COALESCE(SUM(price_micros), 0)
-FROM jobs WHERE day = ? AND {_NOT_REFUNDED}
+FROM jobs WHERE day = ? AND {SPENT}
 """
 
 SPEND_ON_DAY_IN_GUILD: Final = f"""
 SELECT COALESCE(SUM(cost), 0), COALESCE(SUM(price_micros), 0)
-FROM jobs WHERE day = ? AND guild_id = ? AND {_NOT_REFUNDED}
+FROM jobs WHERE day = ? AND guild_id = ? AND {SPENT}
+"""
+
+# The member's render gate: credits of their jobs of the day that reached the
+# provider or may still reach it, refunded or not; and what admin resets forgave.
+RENDERED_ON_DAY: Final = f"""
+SELECT COALESCE(SUM(cost), 0) FROM jobs WHERE user_id = ? AND day = ? AND {SPENT}
+"""
+
+FORGIVEN_ON_DAY: Final = """
+SELECT COALESCE(-SUM(amount), 0) FROM usage_adjustments WHERE user_id = ? AND day = ?
 """
 
 # ---------------------------------------------------------------- extra credits
@@ -139,14 +155,14 @@ SELECT
     COALESCE(SUM(status = 'failed'), 0),
     COALESCE(SUM(status = 'cancelled'), 0),
     COALESCE(SUM(status IN ('queued', 'submitted', 'running')), 0),
-    COALESCE(SUM(CASE WHEN {_NOT_REFUNDED} THEN cost ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN {_NOT_REFUNDED} THEN price_micros ELSE 0 END), 0)
+    COALESCE(SUM(CASE WHEN {SPENT} THEN cost ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN {SPENT} THEN price_micros ELSE 0 END), 0)
 FROM jobs WHERE day >= ? AND day <= ? {{scope}}
 """
 
 BUSIEST: Final = f"""
 SELECT user_id, COUNT(*) AS n,
-       COALESCE(SUM(CASE WHEN {_NOT_REFUNDED} THEN cost ELSE 0 END), 0) AS credits
+       COALESCE(SUM(CASE WHEN {SPENT} THEN cost ELSE 0 END), 0) AS credits
 FROM jobs WHERE day >= ? AND day <= ? {{scope}}
 GROUP BY user_id ORDER BY credits DESC, n DESC, user_id LIMIT ?
 """
@@ -158,18 +174,22 @@ WHERE status = 'completed' AND started_at IS NOT NULL AND day >= ? AND day <= ?
 
 # ---------------------------------------------------------------- metrics
 
-JOBS_BY_STATUS: Final = "SELECT status, COUNT(*) FROM jobs GROUP BY status"
-
-COMPLETED_SPEND: Final = """
-SELECT COALESCE(SUM(cost), 0), COALESCE(SUM(price_micros), 0) FROM jobs WHERE status = 'completed'
-"""
-
-# {buckets} is one "SUM(d <= bound)" per bucket bound, from constants in the store.
-RENDER_HISTOGRAM: Final = """
-SELECT {buckets}, COALESCE(SUM(d), 0), COUNT(*) FROM (
-    SELECT MAX(finished_at - started_at, 0) AS d FROM jobs
-    WHERE status = 'completed' AND started_at IS NOT NULL
+# One pass over the covering index jobs_status_totals (migration 3): per status,
+# how many jobs, what the billed ones cost, and (meaningful for 'completed' only)
+# the render-time histogram. {buckets} is one "SUM(d <= bound)" per bucket bound,
+# from constants in the store.
+TOTALS_BY_STATUS: Final = f"""
+SELECT status, COUNT(*),
+       COALESCE(SUM(CASE WHEN {BILLED} THEN cost ELSE 0 END), 0),
+       COALESCE(SUM(CASE WHEN {BILLED} THEN price_micros ELSE 0 END), 0),
+       {{buckets}}, COALESCE(SUM(d), 0), COUNT(d)
+FROM (
+    SELECT status, submitted_at, cost, price_micros,
+           CASE WHEN status = 'completed' AND started_at IS NOT NULL
+                THEN MAX(finished_at - started_at, 0) END AS d
+    FROM jobs
 )
+GROUP BY status
 """
 
 HEALTH_WRITE: Final = """

@@ -68,6 +68,19 @@ FROM ledger WHERE job_id = ? AND kind = 'reserve'
 ON CONFLICT (job_id, kind) DO NOTHING
 """
 
+# The moment a job becomes billable (see operator_queries.BILLED): only an
+# unfinished job not marked before, so a job is never sent twice on one credit.
+MARK_SUBMITTING: Final = f"""
+UPDATE jobs SET
+    submitted_at = ?,
+    status = 'submitted',
+    started_at = COALESCE(started_at, ?),
+    updated_at = ?
+WHERE id = ? AND submitted_at IS NULL AND status IN {_ACTIVE}
+"""
+
+JOB_STATE: Final = "SELECT status, submitted_at FROM jobs WHERE id = ?"
+
 UPDATE_ACTIVE_JOB: Final = "UPDATE jobs SET {sets} WHERE id = ? AND status IN " + _ACTIVE
 
 GET_META: Final = "SELECT value FROM meta WHERE key = ?"

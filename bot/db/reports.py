@@ -1,8 +1,14 @@
-"""Read-only numbers: a day's spend for budgets, admin stats, and metrics for Prometheus."""
+"""Read-only numbers: a day's spend for budgets, admin stats, and metrics for Prometheus.
+
+Spend is what the operator pays for (``SPENT``/``BILLED`` in
+:mod:`bot.db.operator_queries`), whether or not the member's credit was refunded.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+
+import aiosqlite
 
 from bot.db import operator_queries as oq
 from bot.db.base import StoreBase
@@ -45,13 +51,16 @@ class ReportStore(StoreBase):
             )
 
     async def spend(self, guild_id: int | None = None, *, now: datetime | None = None) -> Spend:
-        """What the day's jobs not refunded cost, for one server or (``None``) the whole bot."""
+        """What the day's jobs cost the operator, for one server or (``None``) the whole bot.
+
+        Counted like the caps count it: jobs under way or ever sent to the provider.
+        """
         day = quota_day(utc(now))
-        async with self._locked():
+        async with self._reading() as conn:
             if guild_id is None:
-                row = await self._one(oq.SPEND_ON_DAY, (day,))
+                row = await self._one(oq.SPEND_ON_DAY, (day,), conn)
             else:
-                row = await self._one(oq.SPEND_ON_DAY_IN_GUILD, (day, guild_id))
+                row = await self._one(oq.SPEND_ON_DAY_IN_GUILD, (day, guild_id), conn)
         return Spend(int(row[0]), int(row[1])) if row else Spend()
 
     async def stats(
@@ -62,45 +71,64 @@ class ReportStore(StoreBase):
         month_start = today.replace(day=1)
         scope = "" if guild_id is None else "AND guild_id = ?"
         extra = () if guild_id is None else (guild_id,)
-        async with self._locked():
-            day_stats = await self._period(today, today, scope, extra)
-            month_stats = await self._period(month_start, today, scope, extra)
+        # Month-long sums: on the read-only connection, beside reservations.
+        async with self._reading() as conn:
+            day_stats = await self._period(today, today, scope, extra, conn)
+            month_stats = await self._period(month_start, today, scope, extra, conn)
             rows = await self._all(
                 oq.BUSIEST.format(scope=scope),
                 (month_start.isoformat(), today.isoformat(), *extra, top),
+                conn,
             )
-            render = await self._one(oq.RENDER_TIME, (month_start.isoformat(), today.isoformat()))
+            render = await self._one(
+                oq.RENDER_TIME, (month_start.isoformat(), today.isoformat()), conn
+            )
         busiest = tuple(UserTotal(r[0], r[1], r[2]) for r in rows)
         average = None if render is None or render[0] is None else float(render[0])
         return Stats(day_stats, month_stats, busiest, average, int(render[1]) if render else 0)
 
     async def _period(
-        self, first: date, last: date, scope: str, extra: tuple[int, ...]
+        self,
+        first: date,
+        last: date,
+        scope: str,
+        extra: tuple[int, ...],
+        conn: aiosqlite.Connection,
     ) -> PeriodStats:
         row = await self._one(
-            oq.PERIOD_STATS.format(scope=scope), (first.isoformat(), last.isoformat(), *extra)
+            oq.PERIOD_STATS.format(scope=scope),
+            (first.isoformat(), last.isoformat(), *extra),
+            conn,
         )
         if row is None:
             return PeriodStats()
         return PeriodStats(*(int(v) for v in row))
 
     async def metrics_snapshot(self, *, now: datetime | None = None) -> MetricsSnapshot:
-        """Job counts by status, all-time spend, render times, and today's spend."""
+        """Job counts by status, all-time billed spend, render times, and today's spend.
+
+        Read on the read-only connection (one snapshot, two queries over
+        covering indexes), so a scrape never waits for or delays a reservation.
+        """
         day = quota_day(utc(now))
         buckets = ", ".join(f"COALESCE(SUM(d <= {bound:g}), 0)" for bound in RENDER_BUCKETS)
-        async with self._locked():
-            by_status = {r[0]: int(r[1]) for r in await self._all(oq.JOBS_BY_STATUS, ())}
-            spent = await self._one(oq.COMPLETED_SPEND, ())
-            histogram = await self._one(oq.RENDER_HISTOGRAM.format(buckets=buckets), ())
-            today = await self._one(oq.SPEND_ON_DAY, (day,))
-        assert spent is not None and histogram is not None and today is not None  # aggregates
-        counts = [int(v) for v in tuple(histogram)[: len(RENDER_BUCKETS)]]
+        async with self._reading() as conn:
+            rows = await self._all(oq.TOTALS_BY_STATUS.format(buckets=buckets), (), conn)
+            today = await self._one(oq.SPEND_ON_DAY, (day,), conn)
+        assert today is not None  # an aggregate always has a row
+        n = len(RENDER_BUCKETS)
+        counts, render_sum, render_count = [0] * n, 0.0, 0
+        for row in rows:
+            values = tuple(row)
+            counts = [c + int(v) for c, v in zip(counts, values[4 : 4 + n], strict=True)]
+            render_sum += float(values[4 + n])
+            render_count += int(values[5 + n])
         return MetricsSnapshot(
-            by_status=by_status,
-            credits_spent=int(spent[0]),
-            micros_spent=int(spent[1]),
+            by_status={str(r[0]): int(r[1]) for r in rows},
+            credits_spent=sum(int(r[2]) for r in rows),
+            micros_spent=sum(int(r[3]) for r in rows),
             render_buckets=tuple(zip(RENDER_BUCKETS, counts, strict=True)),
-            render_sum=float(histogram[len(RENDER_BUCKETS)]),
-            render_count=int(histogram[len(RENDER_BUCKETS) + 1]),
+            render_sum=render_sum,
+            render_count=render_count,
             today=Spend(int(today[0]), int(today[1])),
         )

@@ -4,6 +4,12 @@ Every video costs the operator money, so quota changes are exact: a credit is
 reserved together with the job in one ``BEGIN IMMEDIATE`` transaction, and
 refunded at most once, in the same transaction that ends the job.
 
+Two kinds of money are kept apart. The member's credits may be refunded when a
+video fails or is cancelled. The operator's spend may not: from the moment a
+job's submission is sent to the provider (:meth:`Store.mark_submitting`) the
+provider bills it, so the budget caps, stats and metrics count it however it
+ends (see ``BILLED`` and ``SPENT`` in :mod:`bot.db.operator_queries`).
+
 The connection and its lock are in :mod:`bot.db.base`.
 """
 
@@ -19,7 +25,8 @@ from typing import Any, Self
 
 from bot.db import operator_queries as oq
 from bot.db import queries
-from bot.db.connection import DEFAULT_BUSY_TIMEOUT, connect
+from bot.db.billing import DEFAULT_REFUND_ALLOWANCE, BillingStore
+from bot.db.connection import DEFAULT_BUSY_TIMEOUT, connect, connect_reader
 from bot.db.errors import QuotaExceeded, TooManyRunning
 from bot.db.guild_models import SpendCap
 from bot.db.guilds import GuildStore
@@ -29,18 +36,18 @@ from bot.db.models import (
     ActiveStatus,
     FinalStatus,
     Job,
-    Usage,
     dump_options,
     next_reset,
     quota_day,
     utc,
 )
+from bot.db.reads import JobReads
 from bot.db.reports import ReportStore
 
 log = logging.getLogger(__name__)
 
 
-class Store(GuildStore, ReportStore):
+class Store(BillingStore, GuildStore, ReportStore, JobReads):
     """Jobs and credits in one SQLite file. Create it with ``async with Store.open(path)``.
 
     The server and member settings, audit log, stats and metrics live in the
@@ -63,7 +70,12 @@ class Store(GuildStore, ReportStore):
         location = os.fspath(path)
         conn = await connect(location, busy_timeout)
         try:
-            yield cls(conn, location)
+            reader = await connect_reader(location, busy_timeout)
+            try:
+                yield cls(conn, location, reader=reader)
+            finally:
+                if reader is not None:
+                    await reader.close()
         finally:
             await conn.close()
 
@@ -88,6 +100,7 @@ class Store(GuildStore, ReportStore):
         price_micros: int = 0,
         use_extra: bool = False,
         caps: Sequence[SpendCap] = (),
+        refund_allowance: int = DEFAULT_REFUND_ALLOWANCE,
     ) -> Job:
         """Create a queued job and reserve its ``cost`` in credits, or refuse and write nothing.
 
@@ -101,11 +114,20 @@ class Store(GuildStore, ReportStore):
         ``use_extra`` lets the member's extra credits in ``guild_id`` pay what
         the day's allowance cannot (given back on a refund); each of ``caps``
         raises :class:`~bot.db.errors.BudgetExceeded` when the day's jobs that
-        were not refunded plus this one would pass it. All are checked in the
-        same transaction as the reservation.
+        count (still under way, or ever sent to the provider) plus this one
+        would pass it. All are checked in the same transaction as the reservation.
+
+        The render gate: refunds must not let a member make the provider render
+        without end. :class:`~bot.db.errors.RenderLimitExceeded` (a
+        ``QuotaExceeded``) refuses the job when the credits of the member's
+        jobs of the day that were sent to the provider or are still under way
+        (refunded or not), plus ``cost``, would pass ``daily_limit`` plus their
+        extra credits, what an admin reset forgave today, and ``refund_allowance``.
         """
-        if cost < 0 or daily_limit < 0 or max_running < 0 or price_micros < 0:
-            raise ValueError("cost, daily_limit, max_running and price must not be negative")
+        if min(cost, daily_limit, max_running, price_micros, refund_allowance) < 0:
+            raise ValueError(
+                "cost, daily_limit, max_running, price and refund allowance must not be negative"
+            )
         if not protocol:
             raise ValueError("protocol must not be empty")
         at = utc(now)
@@ -119,6 +141,7 @@ class Store(GuildStore, ReportStore):
             from_extra = _from_extra(used, cost, daily_limit, extra)
             if from_extra is None:
                 raise QuotaExceeded(used, daily_limit, next_reset(at), cost=cost, extra=extra)
+            await self._check_renders(user_id, day, cost, daily_limit, extra, refund_allowance, at)
             running = await self._scalar(queries.RUNNING_COUNT, (user_id, *ACTIVE_STATUSES))
             if running >= max_running:
                 raise TooManyRunning(running, max_running)
@@ -171,13 +194,17 @@ class Store(GuildStore, ReportStore):
         result_url: str | None = None,
         error: str | None = None,
         now: datetime | None = None,
+        refund: bool = True,
     ) -> bool:
         """End a job exactly once; return True if this call ended it.
 
         A job already final (or unknown) is left alone and False is returned, so
         a result reported twice (the poller and a cancel button racing) is
         harmless. ``failed`` and ``cancelled`` refund the reservation on the day
-        it was reserved for, in the same transaction as the status change.
+        it was reserved for, in the same transaction as the status change,
+        unless ``refund`` is False: a member who cancels a video the provider
+        is already rendering (and billing) does not get the credit back.
+        The operator's spend counts a job sent to the provider either way.
         """
         if status not in FINAL_STATUSES:
             raise ValueError(f"settle() needs a final status, not {status!r}")
@@ -188,11 +215,12 @@ class Store(GuildStore, ReportStore):
                 (status, ts, ts, result_url, error, job_id, *ACTIVE_STATUSES),
             ) as cur:
                 ended = cur.rowcount == 1
-            if ended and status != "completed":
+            if ended and status != "completed" and refund:
                 await conn.execute(queries.INSERT_REFUND, (ts, job_id))
                 await conn.execute(oq.RETURN_EXTRA, {"job": job_id, "ts": ts})
         if ended:
-            log.info("job %s %s", job_id, status)
+            kept = "" if refund or status == "completed" else " (credit kept: no refund)"
+            log.info("job %s %s%s", job_id, status, kept)
         else:
             log.debug("job %s already final or unknown; %s ignored", job_id, status)
         return ended
@@ -218,6 +246,10 @@ class Store(GuildStore, ReportStore):
         cancelled job. Moving to ``submitted``/``running`` fills ``started_at``
         if it is still empty; ``started_at`` may be an aware datetime or epoch
         seconds. Final statuses go through :meth:`settle`.
+
+        A ``provider_task_id`` proves the provider accepted the job, so it
+        also fills ``submitted_at`` if :meth:`mark_submitting` was not called:
+        the job is billable either way.
         """
         if status is not None and status not in ACTIVE_STATUSES:
             raise ValueError(f"update_job() takes an unfinished status, not {status!r}")
@@ -239,6 +271,9 @@ class Store(GuildStore, ReportStore):
             # A provider reporting 103% should not turn into a failed job.
             sets.append("progress = ?")
             params.append(min(max(float(progress), 0.0), 100.0))
+        if provider_task_id is not None:
+            sets.append("submitted_at = COALESCE(submitted_at, ?)")
+            params.append(ts)
         for column, value in (
             ("provider_task_id", provider_task_id),
             ("message_id", message_id),
@@ -254,54 +289,6 @@ class Store(GuildStore, ReportStore):
             conn.execute(sql, (*params, job_id, *ACTIVE_STATUSES)) as cur,
         ):
             return cur.rowcount == 1
-
-    # ------------------------------------------------------------ reads
-
-    async def get_job(self, job_id: int) -> Job | None:
-        """The job with this id, or None."""
-        async with self._locked():
-            row = await self._one(queries.SELECT_JOB, (job_id,))
-        return None if row is None else Job.from_row(row)
-
-    async def unfinished_jobs(self) -> list[Job]:
-        """Every job not yet final, oldest first: what to resume after a restart."""
-        return await self._jobs(queries.UNFINISHED_JOBS, ACTIVE_STATUSES)
-
-    async def recent_jobs(self, user_id: int, limit: int = 10, offset: int = 0) -> list[Job]:
-        """A member's jobs, newest first, ``limit`` at a time from ``offset``."""
-        if limit < 0 or offset < 0:
-            raise ValueError("limit and offset must not be negative")
-        return await self._jobs(queries.RECENT_JOBS, (user_id, limit, offset))
-
-    async def running_count(self, user_id: int) -> int:
-        """How many of the member's jobs are queued, submitted or running."""
-        async with self._locked():
-            return await self._scalar(queries.RUNNING_COUNT, (user_id, *ACTIVE_STATUSES))
-
-    async def usage(self, user_id: int, daily_limit: int, *, now: datetime | None = None) -> Usage:
-        """The member's credits on the UTC day of ``now``, against ``daily_limit``."""
-        at = utc(now)
-        async with self._locked():
-            used = await self._scalar(queries.USED_ON_DAY, {"user": user_id, "day": quota_day(at)})
-        return Usage(
-            used=used,
-            limit=daily_limit,
-            remaining=max(daily_limit - used, 0),
-            resets_at=next_reset(at),
-        )
-
-    # ------------------------------------------------------------ bot metadata
-
-    async def get_meta(self, key: str) -> str | None:
-        """A small piece of bot state by name (e.g. the last synced command hash), or None."""
-        async with self._locked():
-            row = await self._one(queries.GET_META, (key,))
-        return None if row is None else str(row[0])
-
-    async def set_meta(self, key: str, value: str, *, now: datetime | None = None) -> None:
-        """Store ``value`` under ``key``, replacing any earlier value."""
-        async with self._locked() as conn:
-            await conn.execute(queries.SET_META, (key, value, utc(now).timestamp()))
 
 
 def _from_extra(used: int, cost: int, daily_limit: int, extra: int) -> int | None:

@@ -56,7 +56,7 @@ async def test_fresh_file_is_created_migrated_and_private(db_path: Path, raw: Ra
 
     async with Store.open(db_path):
         conn = raw()
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(load_migrations()) == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(load_migrations()) == 3
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
         assert {
@@ -64,7 +64,8 @@ async def test_fresh_file_is_created_migrated_and_private(db_path: Path, raw: Ra
             "ledger",
             "meta",
             "jobs_user_status",
-            "jobs_status",
+            "jobs_status_totals",
+            "jobs_day_spend",
             "jobs_user_day",
         } <= names
         assert mode(db_path) == 0o600
@@ -122,6 +123,26 @@ async def test_failing_migration_rolls_back_completely(tmp_path: Path) -> None:
             assert [r[0] for r in await cur.fetchall()] == ["a"]
         fixed = Migration(2, "0002_b.sql", "CREATE TABLE b (x);")
         assert await apply_migrations(conn, [good, fixed]) == 2
+
+
+async def test_migration_3_marks_jobs_that_reached_the_provider_as_billable(
+    db_path: Path,
+) -> None:
+    db_path.parent.mkdir()
+    async with aiosqlite.connect(db_path, isolation_level=None) as conn:
+        assert await apply_migrations(conn, load_migrations()[:2]) == 2
+    old = sqlite3.connect(db_path, isolation_level=None)
+    sent = insert_job(old, status="failed", provider_task_id="t1", finished_at=NOW + 9)
+    done = insert_job(old, status="completed", started_at=NOW + 5, finished_at=NOW + 9)
+    slot_only = insert_job(old, status="running", started_at=NOW + 5)
+    never = insert_job(old, status="cancelled", finished_at=NOW + 9)
+    old.close()
+
+    async with Store.open(db_path) as store:
+        marked = {j: await store.get_job(j) for j in (sent, done, slot_only, never)}
+    when = {j: None if job is None or job.submitted_at is None else job.submitted_at.timestamp()
+            for j, job in marked.items()}  # fmt: skip
+    assert when == {sent: NOW, done: NOW + 5, slot_only: None, never: None}
 
 
 def test_split_statements_keeps_trigger_bodies_and_skips_comments() -> None:

@@ -1,0 +1,89 @@
+"""When a job becomes billable, and how much a member may make the provider render.
+
+Part of :class:`~bot.db.store.Store`. The operator pays the provider for every
+job sent to it, whatever happens next, while the member's credit for a failed
+or cancelled video is refunded. This part records the moment a job is sent
+and keeps refunds from becoming a way to render without end.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from bot.db import operator_queries as oq
+from bot.db import queries
+from bot.db.base import StoreBase
+from bot.db.errors import NotSubmittable, RenderLimitExceeded
+from bot.db.migrate import immediate
+from bot.db.models import ACTIVE_STATUSES, next_reset, utc
+
+log = logging.getLogger(__name__)
+
+# Credits of failed or cancelled videos a member may have rendered per day on
+# top of their limit (the REFUND_ALLOWANCE_PER_DAY setting's default).
+DEFAULT_REFUND_ALLOWANCE = 2
+
+
+class BillingStore(StoreBase):
+    """``mark_submitting`` and the render gate ``reserve`` checks."""
+
+    async def _check_renders(
+        self,
+        user_id: int,
+        day: str,
+        cost: int,
+        daily_limit: int,
+        extra: int,
+        allowance: int,
+        at: datetime,
+    ) -> None:
+        """Raise RenderLimitExceeded past the member's render gate; inside reserve's transaction."""
+        rendered = await self._scalar(oq.RENDERED_ON_DAY, (user_id, day))
+        forgiven = max(await self._scalar(oq.FORGIVEN_ON_DAY, (user_id, day)), 0)
+        if rendered + cost > daily_limit + extra + forgiven + allowance:
+            raise RenderLimitExceeded(
+                rendered,
+                daily_limit,
+                next_reset(at),
+                cost=cost,
+                extra=extra,
+                allowance=allowance,
+                forgiven=forgiven,
+            )
+
+    async def mark_submitting(self, job_id: int, now: datetime | None = None) -> None:
+        """Record, durably, that the job's submission is about to be sent: it is billable now.
+
+        Call it right before sending the job to the provider, and do not send
+        it if this raises. Sets ``submitted_at`` (never cleared again), status
+        ``submitted`` and ``started_at`` if empty, in one transaction committed
+        with a full sync, so a crash right after cannot forget what the
+        provider will bill.
+
+        Raises :class:`~bot.db.errors.NotSubmittable` (a ``StoreError``), writing
+        nothing, when the job is unknown, already final (e.g. cancelled while
+        queued), or was marked before (``already``: sending it again would
+        make the provider bill twice for one reservation); and ``StoreError``
+        when the database fails.
+        """
+        ts = utc(now).timestamp()
+        async with self._locked() as conn:
+            # A commit under synchronous=NORMAL survives a crash of the bot but
+            # not a power cut; this one is worth one fsync. (The pragma cannot
+            # change inside a transaction, hence around it.)
+            await conn.execute("PRAGMA synchronous = FULL")
+            try:
+                async with immediate(conn):
+                    async with conn.execute(
+                        queries.MARK_SUBMITTING, (ts, ts, ts, job_id, *ACTIVE_STATUSES)
+                    ) as cur:
+                        marked = cur.rowcount == 1
+                    if not marked:
+                        row = await self._one(queries.JOB_STATE, (job_id,))
+                        status = None if row is None else str(row[0])
+                        already = row is not None and row[1] is not None
+                        raise NotSubmittable(job_id, status, already=already)
+            finally:
+                await conn.execute("PRAGMA synchronous = NORMAL")
+        log.info("job %s submitting: billable from now", job_id)

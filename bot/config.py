@@ -16,8 +16,12 @@ from bot.rules.costs import CostTable, PriceTable, RuleError, parse_money
 from bot.rules.prompt_filter import FilterError, PromptFilter
 from bot.ui.edits import EditBudget
 
-Protocol = Literal["chat", "generations", "videos"]
-PROTOCOLS: tuple[Protocol, ...] = ("chat", "generations", "videos")
+Protocol = Literal["chat", "generations", "videos", "openrouter"]
+PROTOCOLS: tuple[Protocol, ...] = ("chat", "generations", "videos", "openrouter")
+# OpenRouter's own defaults: its current default video model, and the 10-30 s
+# polling it recommends (https://openrouter.ai/docs/api/api-reference/videos).
+OPENROUTER_MODEL = "google/veo-3.1"
+OPENROUTER_POLL = (10.0, 30.0)  # PROVIDER_POLL_INTERVAL, PROVIDER_POLL_MAX_INTERVAL defaults
 
 
 class ConfigError(Exception):
@@ -149,7 +153,9 @@ class ProviderSettings:
         """Read the ``PROVIDER_*`` and ``IMAGE_*`` variables."""
         env = _Env(os.environ if environ is None else environ)
         protocol = env.choice("PROVIDER_PROTOCOL", PROTOCOLS, None)
-        model = env.text("PROVIDER_MODEL", "sora-2")
+        openrouter = protocol == "openrouter"
+        model = env.text("PROVIDER_MODEL", OPENROUTER_MODEL if openrouter else "sora-2")
+        poll = OPENROUTER_POLL if openrouter else (2.0, 8.0)
         chat_options = env.choice("PROVIDER_CHAT_OPTIONS", ("auto", "prompt", "model"), "auto")
         if chat_options == "auto":
             # AITRE-style proxies (sora_video2) encode options in the model name.
@@ -169,8 +175,8 @@ class ProviderSettings:
             request_timeout=env.number("PROVIDER_REQUEST_TIMEOUT", 60, minimum=0.1),
             job_timeout=env.number("PROVIDER_JOB_TIMEOUT", 1800, minimum=1),
             max_retries=env.integer("PROVIDER_MAX_RETRIES", 3, maximum=20),
-            poll_interval=env.number("PROVIDER_POLL_INTERVAL", 2, minimum=0.01),
-            poll_max_interval=env.number("PROVIDER_POLL_MAX_INTERVAL", 8, minimum=0.01),
+            poll_interval=env.number("PROVIDER_POLL_INTERVAL", poll[0], minimum=0.01),
+            poll_max_interval=env.number("PROVIDER_POLL_MAX_INTERVAL", poll[1], minimum=0.01),
             retry_backoff=env.number("PROVIDER_RETRY_BACKOFF", 1, minimum=0),
         )
 

@@ -30,7 +30,7 @@ PROTOCOL_KEY = web.AppKey("protocol", str)
 def build_app(
     protocol: str, scenario: Scenario | None = None, recorder: Recorder | None = None
 ) -> web.Application:
-    """An app speaking ``protocol`` ("chat", "generations" or "videos") plus ``/files``.
+    """An app speaking ``protocol`` (one of ``PROTOCOLS``) plus ``/files``.
 
     The protocol's module (``bot.fake_provider.<protocol>``) is imported here, on
     demand, so one protocol's fake never needs the others'.

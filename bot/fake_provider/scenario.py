@@ -58,6 +58,12 @@ class Scenario:
     string_timestamps: bool = False
     poll_after_ms: int | None = None  # openai-poll-after-ms header on status answers
     expired_content: bool = False  # /content answers 404 (the download expired)
+    # openrouter protocol knobs
+    openrouter_end: Literal["completed", "cancelled", "expired"] = "completed"  # instead of success
+    no_signed_urls: bool = False  # completed jobs carry no ``urls`` (only the content proxy)
+    catalogue_body: str | None = None  # /videos/models answers this raw text instead
+    catalogue_delay: float = 0.0  # seconds before /videos/models answers
+    callback_origin: str | None = None  # deliver callbacks here (a reverse proxy's backend)
 
 
 @dataclass

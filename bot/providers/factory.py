@@ -14,7 +14,12 @@ def make_provider(
     *,
     notify_hook: str | None = None,
 ) -> Provider:
-    """The provider for ``settings.protocol`` on ``session``."""
+    """The provider for ``settings.protocol`` on ``session``.
+
+    An ``openrouter`` provider starts with its configured models' defaults; its
+    ``load_catalogue()``/``refresh()`` reads the real capabilities (see
+    :mod:`bot.providers.openrouter`).
+    """
     if settings.protocol == "chat":
         from bot.providers.chat import ChatProvider
 
@@ -23,6 +28,10 @@ def make_provider(
         from bot.providers.generations import GenerationsProvider
 
         return GenerationsProvider(session, settings, notify_hook=notify_hook)
+    if settings.protocol == "openrouter":
+        from bot.providers.openrouter import OpenRouterProvider
+
+        return OpenRouterProvider(session, settings)
     from bot.providers.videos import VideosProvider
 
     return VideosProvider(session, settings)

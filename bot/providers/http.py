@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -203,7 +203,9 @@ class PollClock:
     """Pacing for status polls: the provider's hints, the job's expected end, and push.
 
     - A hint (``openai-poll-after-ms``, ``Retry-After``) is a floor: never poll
-      sooner than the provider asks.
+      sooner than the provider asks. It is itself held to at least
+      ``poll_interval``: a hint of 0 would otherwise mean a request loop with
+      no pause at all (thousands of requests a second for one job).
     - Without a progress estimate: the hint, else 2 s, 4 s, 8 s... capped at
       ``poll_max_interval``.
     - Once the percent has moved twice (:meth:`observe`), the remaining time is
@@ -217,6 +219,9 @@ class PollClock:
 
     Also owns the overall deadline of a job (``PROVIDER_JOB_TIMEOUT``).
     """
+
+    # How the clock waits; tests swap in a virtual clock to count polls without wall time.
+    sleep: Callable[[float], Awaitable[None]] = staticmethod(asyncio.sleep)
 
     def __init__(
         self,
@@ -275,7 +280,7 @@ class PollClock:
         now = time.monotonic() if now is None else now
         settings = self.settings
         cap = settings.poll_max_interval
-        floor = None if hint is None else min(max(hint, 0.0), cap * 4)
+        floor = None if hint is None else max(min(hint, cap * 4), settings.poll_interval)
         if floor is not None:
             delay = floor
         else:
@@ -303,7 +308,7 @@ class PollClock:
         """Sleep until the next poll is due, or until a push arrives."""
         delay = self.next_delay(hint)
         if self.wake is None or self.pushed:
-            await asyncio.sleep(delay)
+            await self.sleep(delay)
             return
         try:
             async with asyncio.timeout(delay):

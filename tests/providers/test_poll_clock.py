@@ -27,7 +27,7 @@ def clock(wake: asyncio.Event | None = None, **overrides: float) -> PollClock:
 def test_without_progress_backs_off_and_a_hint_wins() -> None:
     c = clock()
     assert [c.next_delay(now=0.0) for _ in range(4)] == [2.0, 4.0, 8.0, 8.0]
-    assert clock().next_delay(1.5, now=0.0) == 1.5
+    assert clock(poll_interval=1.0).next_delay(1.5, now=0.0) == 1.5
     assert clock().next_delay(1000.0, now=0.0) == 32.0  # an absurd hint is capped
 
 
@@ -99,9 +99,18 @@ def test_a_simulated_job_needs_far_fewer_polls_and_ends_no_later_than_fixed_poll
 
 async def test_push_stretches_polls_and_wakes_the_waiter_at_once() -> None:
     wake = asyncio.Event()
-    c = PollClock(settings(), wake=wake)  # the real clock: wait() reads it
+    c = PollClock(settings(poll_interval=0.5), wake=wake)  # the real clock: wait() reads it
     assert c.next_delay(0.5) == 8.0  # with push, polls are a slow fallback
     wake.set()  # the provider called the hook
     await asyncio.wait_for(c.wait(0.5), 5)  # returns at once, not after the 8 s fallback
     assert c.pushed
     assert c.next_delay(0.5) == 0.5  # push spent: ordinary polling again
+
+
+@pytest.mark.parametrize("hint", [0.0, 0.001, -1.0])
+def test_a_tiny_hint_is_held_to_the_poll_interval(hint: float) -> None:
+    assert clock().next_delay(hint, now=0.0) == 2.0
+    c = clock(poll_interval=0.5)
+    c.observe(10, now=0.0)
+    c.observe(90, now=10.0)  # near the end: the floor still applies
+    assert c.next_delay(hint, now=11.5) >= 0.5

@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 from PIL import Image
 
+from bot.config import ProviderSettings
 from bot.fake_provider.app import SAMPLE_VIDEO, FakeProvider
 from bot.media.images import prepare_image_async
 from bot.providers.base import Completed, Event, Progress, Provider, Queued, Submitted, VideoRequest
@@ -347,3 +348,24 @@ async def test_no_callback_without_https(
     assert all("callback_url" not in entry["json"] for entry in submits(fake))
     notes = [r for r in caplog.records if "not https" in r.getMessage()]
     assert len(notes) == 1
+
+
+# ---------------------------------------------------------------- settings
+
+
+def test_openrouter_defaults_and_overrides() -> None:
+    base = {
+        "PROVIDER_PROTOCOL": "openrouter",
+        "PROVIDER_BASE_URL": "https://openrouter.ai/api/v1",
+        "PROVIDER_API_KEY": API_KEY,
+    }
+    settings = ProviderSettings.from_env(base)
+    assert settings.model == "google/veo-3.1"
+    assert (settings.poll_interval, settings.poll_max_interval) == (10.0, 30.0)
+    assert settings.base_url == "https://openrouter.ai/api"
+    chosen = ProviderSettings.from_env(
+        {**base, "PROVIDER_POLL_INTERVAL": "3", "PROVIDER_MODEL": "alibaba/wan-2.6"}
+    )
+    assert (chosen.model, chosen.poll_interval) == ("alibaba/wan-2.6", 3.0)
+    videos = ProviderSettings.from_env({**base, "PROVIDER_PROTOCOL": "videos"})
+    assert (videos.model, videos.poll_interval, videos.poll_max_interval) == ("sora-2", 2.0, 8.0)

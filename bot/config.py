@@ -206,6 +206,7 @@ class Settings:
     budget_daily_micros: int | None = None
     budget_server_daily_credits: int | None = None
     budget_server_daily_micros: int | None = None
+    refund_allowance_per_day: int = 2  # refunded credits a member may have rendered per day
     result_link_ttl: float = 3600.0
     health_port: int | None = None
     health_host: str = "127.0.0.1"
@@ -296,6 +297,7 @@ def _operator_settings(env: _Env) -> dict[str, Any]:
         "budget_daily_micros": env.money("BUDGET_DAILY_MONEY"),
         "budget_server_daily_credits": env.optional_integer("BUDGET_SERVER_DAILY_CREDITS"),
         "budget_server_daily_micros": env.money("BUDGET_SERVER_DAILY_MONEY"),
+        "refund_allowance_per_day": env.integer("REFUND_ALLOWANCE_PER_DAY", 2, maximum=1000),
         "result_link_ttl": env.number("RESULT_LINK_HOURS", 1, maximum=24 * 365) * 3600,
         "health_port": None if port is None else env.integer("HEALTH_PORT", 0, maximum=65535),
         "health_host": env.text("HEALTH_HOST", "127.0.0.1"),

@@ -1,9 +1,12 @@
 """Prometheus metrics for ``/metrics``, in a registry of the bot's own (never the global one).
 
-Most numbers come from the database when Prometheus scrapes, so they are exact
-and survive restarts (jobs never leave the table, so the totals only grow):
-jobs by state and by outcome, the queue, credits and estimated money spent,
-and the provider's render times. Counted in the process: Discord's HTTP answers
+Most numbers come from the database, so they are exact and survive restarts
+(jobs never leave the table, so the totals only grow): jobs by state and by
+outcome, the queue, credits and estimated money spent, and the provider's
+render times. They are read on the store's read-only connection, at most once
+every ``SNAPSHOT_MAX_AGE`` seconds however often (and however many at once)
+scrapers ask: a scrape costs a reservation nothing, and a flood of scrapes
+costs the database no more than one. Counted in the process: Discord's HTTP answers
 by status (429s among them, seen through discord.py's aiohttp trace hook) and
 jobs refused at ``/video`` by reason.
 """
@@ -26,11 +29,15 @@ from prometheus_client.registry import Collector
 
 from bot.db import ACTIVE_STATUSES, FINAL_STATUSES, Store
 from bot.db.guild_models import MetricsSnapshot
+from bot.ops.cache import Fresh
 from bot.rules.costs import MICROS
 
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+# Prometheus scrapes every 15-60 s; a few seconds' staleness costs nothing.
+SNAPSHOT_MAX_AGE = 5.0
 
 
 class _DatabaseCollector(Collector):
@@ -62,23 +69,25 @@ class _DatabaseCollector(Collector):
             value=snap.by_status.get("queued", 0),
         )
         yield CounterMetricFamily(
-            "sora_credits_spent", "Credits of completed jobs, all time.", value=snap.credits_spent
+            "sora_credits_spent",
+            "Credits of jobs sent to the provider (billed, refunded or not), all time.",
+            value=snap.credits_spent,
         )
         money = CounterMetricFamily(
             "sora_estimated_cost",
-            "Estimated provider cost of completed jobs (PRICE_PER_SECOND), all time.",
+            "Estimated provider cost of jobs sent to it (PRICE_PER_SECOND), all time.",
             labels=["currency"],
         )
         money.add_metric([self.currency], snap.micros_spent / MICROS)
         yield money
         yield GaugeMetricFamily(
             "sora_credits_spent_today",
-            "Credits of today's (UTC) jobs not refunded, as budget caps count them.",
+            "Credits of today's (UTC) jobs under way or sent to the provider, as caps count them.",
             value=snap.today.credits,
         )
         today_money = GaugeMetricFamily(
             "sora_estimated_cost_today",
-            "Estimated cost of today's (UTC) jobs not refunded, as budget caps count it.",
+            "Estimated cost of today's (UTC) jobs under way or sent, as budget caps count it.",
             labels=["currency"],
         )
         today_money.add_metric([self.currency], snap.today.micros / MICROS)
@@ -96,7 +105,10 @@ class _DatabaseCollector(Collector):
 class Metrics:
     """The bot's metrics; one per bot, each with its own registry."""
 
-    def __init__(self, currency: str = "USD") -> None:
+    def __init__(self, currency: str = "USD", *, max_age: float = SNAPSHOT_MAX_AGE) -> None:
+        """``max_age``: how old (seconds) the database numbers of a scrape may be."""
+        self.max_age = max_age
+        self._fresh: tuple[Store, Fresh[MetricsSnapshot]] | None = None
         self.registry = CollectorRegistry(auto_describe=True)
         self._database = _DatabaseCollector(currency)
         self.registry.register(self._database)
@@ -142,7 +154,13 @@ class Metrics:
         trace.on_request_end.append(on_end)
         return trace
 
+    def snapshots(self, store: Store) -> Fresh[MetricsSnapshot]:
+        """The shared, recent database numbers of ``store`` (the bot has one store)."""
+        if self._fresh is None or self._fresh[0] is not store:
+            self._fresh = (store, Fresh(store.metrics_snapshot, max_age=self.max_age))
+        return self._fresh[1]
+
     async def render(self, store: Store) -> bytes:
-        """The Prometheus text exposition, with fresh numbers from the database."""
-        self._database.snapshot = await store.metrics_snapshot()
+        """The Prometheus text exposition; database numbers at most ``max_age`` seconds old."""
+        self._database.snapshot = await self.snapshots(store).get()
         return generate_latest(self.registry)

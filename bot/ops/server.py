@@ -5,6 +5,16 @@ body naming each check: the Discord gateway is connected, the database takes a
 write, and the provider's base URL answers (any HTTP status below 500) within
 ``HEALTH_PROVIDER_TIMEOUT``. The provider probe is cached for a few seconds so
 frequent health checks do not hammer it, and it never sends the API key.
+
+Neither page may slow a member down, however often it is asked: ``/metrics``
+reads a shared snapshot on the store's read-only connection (see
+:mod:`bot.ops.metrics`), and the database check of ``/healthz`` is one tiny
+write shared by every check asking at the same time (see
+:meth:`HealthChecks.database`).
+
+Both pages answer anyone who reaches the port: keep ``HEALTH_HOST`` on
+``127.0.0.1`` or, in Docker, publish the port only to the host's loopback or to
+Prometheus's network (README, "Docker").
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.db import Store
+from bot.ops.cache import Fresh
 from bot.ops.metrics import CONTENT_TYPE, Metrics
 
 log = logging.getLogger(__name__)
@@ -54,8 +65,8 @@ class HealthChecks:
         self.session = session
         self.provider_url = provider_url
         self.provider_timeout = provider_timeout
-        self._provider: tuple[float, Check] | None = None
-        self._provider_lock = asyncio.Lock()
+        self._provider = Fresh(self._probe, max_age=PROVIDER_CACHE_SECONDS)
+        self._database = Fresh(self._write, max_age=0)
 
     async def run(self) -> dict[str, Check]:
         """Every check, the slow ones concurrently."""
@@ -64,7 +75,20 @@ class HealthChecks:
         return {"gateway": gateway, "database": database, "provider": provider}
 
     async def database(self) -> Check:
-        """Whether a small write commits within a few seconds."""
+        """Whether a small write commits within a few seconds, started after this call.
+
+        The write goes through the store's own connection and lock, because
+        that is what a reservation needs to work: a second connection could
+        write while the store's is stuck. It cannot hold reservations up for
+        long: it is one single-row upsert (held for well under a millisecond),
+        and checks that arrive while one is waiting or running share its
+        result (:class:`~bot.ops.cache.Fresh` with ``max_age=0``), so however
+        many health checks arrive at once, at most one write waits in the
+        store's queue, in turn with the reservations.
+        """
+        return await self._database.get()
+
+    async def _write(self) -> Check:
         started = time.monotonic()
         try:
             await asyncio.wait_for(self.store.health_write(), DATABASE_TIMEOUT)
@@ -72,15 +96,18 @@ class HealthChecks:
             return Check(False, f"write failed: {type(exc).__name__}")
         return Check(True, ms=_ms(started))
 
+    @property
+    def database_writes(self) -> int:
+        """How many health writes ran (concurrent checks share one)."""
+        return self._database.runs
+
     async def provider(self) -> Check:
         """Whether the provider's base URL answers; cached for a few seconds."""
-        async with self._provider_lock:
-            cached = self._provider
-            if cached is not None and time.monotonic() - cached[0] < PROVIDER_CACHE_SECONDS:
-                return cached[1]
-            result = await self._probe()
-            self._provider = (time.monotonic(), result)
-            return result
+        return await self._provider.get()
+
+    def forget_provider(self) -> None:
+        """Probe the provider again at the next check instead of using the cached answer."""
+        self._provider.forget()
 
     async def _probe(self) -> Check:
         started = time.monotonic()

@@ -71,14 +71,18 @@ async def test_prompt_filter_refuses_without_echoing_or_charging(tmp_path: Path)
         assert "✅" in await app.finished(await video(app, prompt="a calm fire in a hearth"))
 
 
-async def test_a_failed_video_gives_its_share_of_the_budget_back(tmp_path: Path) -> None:
+async def test_a_video_failed_at_the_provider_keeps_its_share_of_the_budget(
+    tmp_path: Path,
+) -> None:
     scenario = Scenario(api_key=KEY, steps=3, step_delay=0.02, fail_at=60)
     async with (
         running_world(tmp_path, "generations", scenario, budget_daily_credits=1) as world,
         world.bot() as app,
     ):
+        # The member is refunded, but the provider rendered (and bills) it.
         assert "❌" in await app.finished(await video(app))
-        assert (await app.store.spend()).credits == 0
+        assert await app.used() == 0
+        assert (await app.store.spend()).credits == 1
         app.provider.scenario.fail_at = None
-        assert "✅" in await app.finished(await video(app, user=world.discord.add_user("bob")))
-        assert "bot's daily video budget" in await refused(app, await video(app))
+        bob = world.discord.add_user("bob")
+        assert "bot's daily video budget" in await refused(app, await video(app, user=bob))

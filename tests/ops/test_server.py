@@ -111,7 +111,10 @@ async def test_disconnected_gateway_and_broken_database(tmp_path: Path) -> None:
             # The provider probe is cached: a second answer does not probe again.
             cached = checks["provider"]
             assert json.loads((await get(web.port, "/healthz"))[2])["checks"]["provider"] == cached
-            await store._conn.close()  # the database goes away under the bot
+            # The database goes away under the bot: both its connections close.
+            await store._conn.close()
+            assert store._reader is not None
+            await store._reader.close()
             status, _, body = await get(web.port, "/healthz")
             assert status == 503
             assert not json.loads(body)["checks"]["database"]["ok"]
@@ -137,7 +140,7 @@ async def test_docker_health_check_uses_healthz_when_the_port_is_set(
             monkeypatch.setenv("HEALTH_PORT", str(web.port))
             monkeypatch.setenv("HEALTH_HOST", "0.0.0.0")
             assert await asyncio.to_thread(health.main) == 1  # the provider is down
-            checks._provider = None
+            checks.forget_provider()
             checks.provider_url = f"http://127.0.0.1:{web.port}/nowhere"  # any answer < 500
             assert await asyncio.to_thread(health.main) == 0
         finally:

@@ -240,9 +240,10 @@ class Settings:
         gateway = env.optional("DISCORD_GATEWAY_URL")
         if gateway and not gateway.startswith(("ws://", "wss://")):
             raise ConfigError("DISCORD_GATEWAY_URL must start with ws:// or wss://")
+        provider = ProviderSettings.from_env(source)
         return cls(
             discord_token=token,
-            provider=ProviderSettings.from_env(source),
+            provider=provider,
             database_path=env.text("DATABASE_PATH", "data/sora-bot.sqlite3"),
             quota_per_day=env.integer("QUOTA_PER_DAY", 3),
             guild_ids=tuple(guild_ids),
@@ -255,7 +256,7 @@ class Settings:
             ).upper(),
             discord_api_base_url=api_base,
             discord_gateway_url=gateway,
-            **_operator_settings(env),
+            **_operator_settings(env, provider),
             **_push_settings(env),
         )
 
@@ -276,12 +277,48 @@ def _push_settings(env: _Env) -> dict[str, Any]:
     }
 
 
-def _operator_settings(env: _Env) -> dict[str, Any]:
+# The models the sora protocols (videos, generations) offer when PROVIDER_MODELS is
+# empty: their providers' DEFAULT_MODELS (tests/test_config.py keeps the two in step).
+SORA_MODELS = ("sora-2", "sora-2-pro")
+
+
+def offered_models(provider: ProviderSettings) -> tuple[str, ...] | None:
+    """The model names members may pick, as the provider will offer them.
+
+    ``None`` when the provider's catalogue decides at run time (``openrouter``
+    without ``PROVIDER_MODELS`` offers every suitable model it lists).
+    """
+    configured = tuple(m for m in (provider.model, *provider.models) if m)
+    if provider.protocol == "chat":
+        return provider.models or (provider.model,)
+    if provider.protocol == "openrouter":
+        return tuple(dict.fromkeys(configured)) if provider.models else None
+    return tuple(dict.fromkeys(configured if provider.models else (provider.model, *SORA_MODELS)))
+
+
+def _check_prices(prices: PriceTable, provider: ProviderSettings) -> None:
+    """Fail closed: a model with no price would cost 0 and pass every money cap."""
+    missing = prices.unpriced(offered_models(provider))
+    if missing == ["*"]:
+        raise ConfigError(
+            "PRICE_PER_SECOND has no '*' default, but the provider's catalogue decides which "
+            "models members may pick (PROVIDER_MODELS is empty): add a rule like '*:0.10'"
+        )
+    if missing:
+        names = ", ".join(repr(m) for m in missing)
+        raise ConfigError(
+            f"PRICE_PER_SECOND has no price for {names}, which members may pick: add a rule "
+            f"like '{missing[0]}:0.10' or a '*' default (a missing price would count as 0)"
+        )
+
+
+def _operator_settings(env: _Env, provider: ProviderSettings) -> dict[str, Any]:
     """The operator's toolkit settings: owners, costs, budgets, health, logs, prompt filter."""
     try:
         cost_table = CostTable.parse(env.env.get("COST_TABLE", ""))
         prices = env.optional("PRICE_PER_SECOND")
         price_table = PriceTable.parse(prices) if prices else PriceTable()
+        _check_prices(price_table, provider)
         prompt_filter = PromptFilter.from_settings(
             env.env.get("BLOCKED_PROMPT_PATTERNS", ""), env.optional("BLOCKED_PROMPT_FILE")
         )

@@ -73,3 +73,67 @@ def test_bot_settings() -> None:
         Settings.from_env({**env, "DISCORD_GUILD_IDS": "abc"})
     with pytest.raises(ConfigError, match="JOBS_MAX_CONCURRENT"):
         Settings.from_env({**env, "JOBS_MAX_CONCURRENT": "0"})
+
+
+BOT = {**BASE, "DISCORD_TOKEN": "tok.en.value"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "missing"),
+    [
+        ({"PRICE_PER_SECOND": "sora-2:0.10"}, "'sora-2-pro'"),  # the videos default offer
+        ({"PRICE_PER_SECOND": "sora-2:0.1", "PROVIDER_PROTOCOL": "generations"}, "'sora-2-pro'"),
+        ({"PRICE_PER_SECOND": "sora-2:0.1", "PROVIDER_MODELS": "sora-2,fast-1"}, "'fast-1'"),
+        ({"PRICE_PER_SECOND": "a:1", "PROVIDER_PROTOCOL": "chat", "PROVIDER_MODELS": "a,b"}, "'b'"),
+        (
+            {"PRICE_PER_SECOND": "vendor/x:0.2", "PROVIDER_PROTOCOL": "openrouter"},
+            "no '\\*' default",  # the catalogue decides the offer: only * prices it all
+        ),
+    ],
+)
+def test_a_price_table_that_leaves_an_offered_model_unpriced_is_refused(
+    overrides: dict[str, str], missing: str
+) -> None:
+    with pytest.raises(ConfigError, match=rf"^PRICE_PER_SECOND .*{missing}"):
+        Settings.from_env({**BOT, **overrides})
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},  # the default table has a * rule
+        {"PRICE_PER_SECOND": "sora-2:0.10, sora-2-pro:0.30"},
+        {"PRICE_PER_SECOND": "sora-2:0.10, *:0.50"},
+        {"PRICE_PER_SECOND": "a:1", "PROVIDER_PROTOCOL": "chat", "PROVIDER_MODEL": "a"},
+        {
+            "PRICE_PER_SECOND": "vendor/x:0.2",
+            "PROVIDER_PROTOCOL": "openrouter",
+            "PROVIDER_MODEL": "vendor/x",
+            "PROVIDER_MODELS": "vendor/x",
+        },
+    ],
+)
+def test_a_price_table_that_prices_every_offered_model_is_accepted(
+    overrides: dict[str, str],
+) -> None:
+    from bot.config import offered_models
+
+    settings = Settings.from_env({**BOT, **overrides})
+    offered = offered_models(settings.provider)
+    assert offered
+    assert all(settings.price_table.micros(m, 10, False) > 0 for m in offered)
+
+
+def test_a_model_priced_at_zero_on_purpose_is_accepted() -> None:
+    settings = Settings.from_env(
+        {**BOT, "PRICE_PER_SECOND": "sora-2:0", "PROVIDER_MODELS": "sora-2"}
+    )
+    assert settings.price_table.micros("sora-2", 10, False) == 0
+
+
+def test_the_default_sora_offer_matches_the_providers() -> None:
+    from bot.config import SORA_MODELS, offered_models
+    from bot.providers import generations, videos
+
+    assert SORA_MODELS == videos.DEFAULT_MODELS == generations.DEFAULT_MODELS
+    assert offered_models(ProviderSettings.from_env(BASE)) == SORA_MODELS

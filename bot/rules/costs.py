@@ -12,13 +12,19 @@ Both settings use one small rule format, comma-separated ``key:value`` pairs::
 The result is ``(base + additions) x multipliers``: credits are rounded up to a
 whole number; a price is per second of video, so it is also multiplied by the
 duration. Arithmetic is exact (fractions), so ``0.1 x 3`` is ``0.3``.
+
+Models a table does not name: ``COST_TABLE`` charges them 1 credit (its
+documented default), never 0 by omission; a free model takes an explicit
+``model:0``. ``PRICE_PER_SECOND`` fails closed instead: a price of 0 would let
+those jobs past every money cap, so a custom table must name every model members
+may pick or give a ``*`` default (:meth:`PriceTable.unpriced`; checked at start).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from types import MappingProxyType
@@ -26,7 +32,7 @@ from types import MappingProxyType
 MICROS = 1_000_000  # money is kept as integer millionths of the currency unit
 _NUMBER = re.compile(r"^\d+(\.\d+)?$")
 _DURATION = re.compile(r"^(\d+)s$")
-_MODEL = re.compile(r"^[\w.\-]+$|^\*$")
+_MODEL = re.compile(r"^[\w.\-/]+$|^\*$")  # "/" for vendor/model names (OpenRouter)
 DEFAULT_PRICES = "sora-2:0.10, sora-2-pro:0.30, *:0.10"
 
 
@@ -50,6 +56,7 @@ class RuleTable:
     default: Fraction = Fraction(1)
     hd: Modifier = Modifier()
     durations: Mapping[int, Modifier] = field(default_factory=lambda: MappingProxyType({}))
+    wildcard: bool = False  # the table has a ``*`` rule: every model is named
 
     @classmethod
     def parse(cls, text: str, *, name: str, default: Fraction) -> RuleTable:
@@ -78,8 +85,13 @@ class RuleTable:
                 bases[key] = Fraction(value)
             else:
                 raise RuleError(f"{name}: {key!r} in {raw!r} is not a model, 'hd' or like '15s'")
+        wildcard = "*" in bases
         default = bases.pop("*", default)
-        return cls(MappingProxyType(bases), default, hd, MappingProxyType(durations))
+        return cls(MappingProxyType(bases), default, hd, MappingProxyType(durations), wildcard)
+
+    def names(self, model: str) -> bool:
+        """Whether a rule sets ``model``'s base (by name, or by ``*``)."""
+        return self.wildcard or model.lower() in self.bases
 
     def amount(self, model: str, duration: int, hd: bool) -> Fraction:
         """The exact value for one job, before rounding (and before x seconds for prices)."""
@@ -130,6 +142,16 @@ class PriceTable:
     def parse(cls, text: str, name: str = "PRICE_PER_SECOND") -> PriceTable:
         """Parse the setting; RuleError naming ``name`` when a rule is wrong."""
         return cls(RuleTable.parse(text, name=name, default=Fraction(0)))
+
+    def unpriced(self, models: Iterable[str] | None) -> list[str]:
+        """The ``models`` this table has no price for; ``None`` means "any model at all".
+
+        ``None`` is an offer not known in advance (a provider's catalogue): only a
+        ``*`` default prices it, and ``["*"]`` is returned without one.
+        """
+        if models is None:
+            return [] if self.rules.wildcard else ["*"]
+        return [m for m in dict.fromkeys(models) if not self.rules.names(m)]
 
     def micros(self, model: str, duration: int, hd: bool) -> int:
         """The estimated price of one job in millionths of the currency unit."""

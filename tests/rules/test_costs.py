@@ -81,3 +81,12 @@ def test_money_parsing_and_formatting() -> None:
     assert format_money(1_500_000, "USD") == "1.50 USD"
     assert format_money(0, "EUR") == "0.00 EUR"
     assert format_money(1_234, "USD") == "0.0012 USD"
+
+
+def test_unpriced_models_are_reported_and_a_star_prices_everything() -> None:
+    prices = PriceTable.parse("sora-2:0.10, vendor/model-x:0.5")
+    assert prices.unpriced(["sora-2", "SORA-2-PRO", "vendor/model-x"]) == ["SORA-2-PRO"]
+    assert prices.unpriced(None) == ["*"]  # an offer not known in advance needs a * rule
+    assert PriceTable.parse("sora-2:0.1, *:0.2").unpriced(["other", "x"]) == []
+    assert PriceTable.parse("sora-2:0.1, *:0.2").unpriced(None) == []
+    assert PriceTable().unpriced(None) == []  # the default table has a * rule

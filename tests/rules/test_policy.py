@@ -79,7 +79,7 @@ def test_operator_settings_are_read_and_validated() -> None:
         **BASE_ENV,
         "BOT_OWNER_IDS": "11, 22",
         "COST_TABLE": "sora-2-pro:3, hd:+1",
-        "PRICE_PER_SECOND": "sora-2:0.2",
+        "PRICE_PER_SECOND": "sora-2:0.2, sora-2-pro:0.5",  # every model offered is priced
         "PRICE_CURRENCY": "EUR",
         "BUDGET_DAILY_CREDITS": "50",
         "BUDGET_DAILY_MONEY": "12.5",

@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 from bot.rules.costs import CostTable, PriceTable, RuleError, parse_money
 from bot.rules.prompt_filter import FilterError, PromptFilter
-from bot.ui.edits import EditBudget
 
 Protocol = Literal["chat", "generations", "videos", "openrouter"]
 PROTOCOLS: tuple[Protocol, ...] = ("chat", "generations", "videos", "openrouter")
@@ -22,6 +21,35 @@ PROTOCOLS: tuple[Protocol, ...] = ("chat", "generations", "videos", "openrouter"
 # polling it recommends (https://openrouter.ai/docs/api/api-reference/videos).
 OPENROUTER_MODEL = "google/veo-3.1"
 OPENROUTER_POLL = (10.0, 30.0)  # PROVIDER_POLL_INTERVAL, PROVIDER_POLL_MAX_INTERVAL defaults
+
+
+@dataclass(frozen=True, slots=True)
+class EditBudget:
+    """What the scheduler may spend: ``limit`` requests in any ``period`` seconds, per scope.
+
+    Config owns it (``bot.ui.edits`` reads it) so settings never import the UI.
+    Defaults sit below Discord's published and observed limits: 4/2 s per
+    interaction token (Discord: 5), 40/s for bot-token requests (Discord: 50;
+    the rest is for final messages and commands), 24/min per channel (observed
+    ~30). ``webhook_*`` caps interaction edits of all jobs together: not a
+    Discord limit, it keeps the bot's own CPU and connections in proportion.
+    """
+
+    token_limit: int = 4
+    token_period: float = 2.0
+    global_limit: int = 40
+    global_period: float = 1.0
+    channel_limit: int = 24
+    channel_period: float = 60.0
+    webhook_limit: int = 100
+    webhook_period: float = 1.0
+    max_in_flight: int = 50
+
+    @classmethod
+    def unlimited(cls) -> EditBudget:
+        """No rate budgets at all (tests with tiny intervals); only the interval applies."""
+        big = 1_000_000
+        return cls(big, 1.0, big, 1.0, big, 1.0, big, 1.0, max_in_flight=1000)
 
 
 class ConfigError(Exception):

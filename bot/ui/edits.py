@@ -28,9 +28,12 @@ import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Protocol
 
+import aiohttp
+import discord
+
+from bot.config import EditBudget
 from bot.ui.rate_window import Window
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,13 @@ MAX_TICK = 0.05  # the scheduler wakes at most every this many seconds (batching
 # discord.py request mid-way can leave its route's rate-limit bucket stalled for 30 s,
 # holding up every later request in that channel (final messages included).
 CLOSE_GRACE = 5.0
+# After a failed edit that may work later (a 5xx, a 429 that discord.py gave up on,
+# a dropped connection), the next try waits this long, doubling up to RETRY_MAX.
+RETRY_BACKOFF = 1.0
+RETRY_MAX = 60.0
+# Discord's answers that mean the message cannot be edited again: the token or the
+# bot lost access (401/403) or the message is gone (404). Only these end a handle.
+FINAL_STATUSES = frozenset({401, 403, 404})
 
 
 class RouteSource(Protocol):
@@ -55,34 +65,6 @@ class RouteSource(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class EditBudget:
-    """What the scheduler may spend: ``limit`` requests in any ``period`` seconds, per scope.
-
-    Defaults sit below Discord's published and observed limits: 4/2 s per
-    interaction token (Discord: 5), 40/s for bot-token requests (Discord: 50;
-    the rest is for final messages and commands), 24/min per channel (observed
-    ~30). ``webhook_*`` caps interaction edits of all jobs together: not a
-    Discord limit, it keeps the bot's own CPU and connections in proportion.
-    """
-
-    token_limit: int = 4
-    token_period: float = 2.0
-    global_limit: int = 40
-    global_period: float = 1.0
-    channel_limit: int = 24
-    channel_period: float = 60.0
-    webhook_limit: int = 100
-    webhook_period: float = 1.0
-    max_in_flight: int = 50
-
-    @classmethod
-    def unlimited(cls) -> EditBudget:
-        """No rate budgets at all (tests with tiny intervals); only the interval applies."""
-        big = 1_000_000
-        return cls(big, 1.0, big, 1.0, big, 1.0, big, 1.0, max_in_flight=1000)
-
-
 class EditHandle:
     """One message's progress edits; the interface of the old per-message throttle.
 
@@ -90,8 +72,12 @@ class EditHandle:
     the message's turn comes. ``close()`` stops editing (a pending state is
     dropped, and an edit in flight is waited for, or cancelled after
     ``CLOSE_GRACE``, so the final message that follows is never overwritten).
-    ``edits`` counts successful edits; ``failed`` is set once an edit raised,
-    after which the handle stays silent.
+    ``edits`` counts successful edits. A failed edit is retried with the newest
+    content after a backoff (:data:`RETRY_BACKOFF`, doubling to :data:`RETRY_MAX`)
+    unless Discord said the message can never be edited again (a
+    :class:`discord.HTTPException` with status 401, 403 or 404) or the error is
+    not a network or HTTP one (a bug: retrying would only repeat it); then
+    ``failed`` is set and the handle stays silent.
     """
 
     def __init__(
@@ -107,7 +93,10 @@ class EditHandle:
         self.inflight: asyncio.Task[None] | None = None
         self.window = Window(scheduler.budget.token_limit, scheduler.budget.token_period)
         self.failed = False
+        self.closed = False
         self.edits = 0
+        self.failures = 0  # consecutive failed edits (for the backoff)
+        self.retry_at = -float("inf")  # loop time before which no retry is sent
 
     def route(self) -> tuple[bool, int | None]:
         """``(via_interaction, channel_id)`` as of now."""
@@ -122,11 +111,13 @@ class EditHandle:
                 self.pending = None
             return
         self.pending = content
+        self.closed = False
         self._scheduler.wants(self)
 
     async def close(self) -> None:
         """Stop editing: drop what is pending; an edit in flight ends first (see CLOSE_GRACE)."""
         self.pending = None
+        self.closed = True
         self._scheduler.forget(self)
         task = self.inflight
         if task is not None:
@@ -139,13 +130,42 @@ class EditHandle:
         """Perform one edit (called by the scheduler)."""
         try:
             await self._edit(content)
-        except Exception as exc:  # the message is gone or the token expired
-            log.warning("%s: editing the progress message failed: %s", self.name, exc)
-            self.failed = True
-            self.pending = None
+        except Exception as exc:
+            if not _transient(exc):
+                log.warning("%s: editing the progress message failed for good: %s", self.name, exc)
+                self.failed = True
+                self.pending = None
+                return
+            self.failures += 1
+            delay = min(RETRY_BACKOFF * 2 ** (self.failures - 1), RETRY_MAX)
+            retry_after = getattr(exc, "retry_after", None)  # discord.RateLimited says
+            if isinstance(retry_after, int | float):
+                delay = max(delay, min(float(retry_after), RETRY_MAX))
+            log.warning(
+                "%s: editing the progress message failed (%d in a row), retrying in %.1fs: %s",
+                self.name,
+                self.failures,
+                delay,
+                exc,
+            )
+            self.retry_at = asyncio.get_running_loop().time() + delay
+            if self.closed:
+                return
+            if self.pending is None:  # nothing newer came meanwhile: show this one again
+                self.pending = content
+            self._scheduler.wants(self)
         else:
             self.shown = content
             self.edits += 1
+            self.failures = 0
+
+
+def _transient(exc: Exception) -> bool:
+    """Whether a failed edit may work if tried again later."""
+    if isinstance(exc, discord.HTTPException):
+        return exc.status not in FINAL_STATUSES
+    # RateLimited: discord.py would not wait that long; connection and timeout errors.
+    return isinstance(exc, discord.RateLimited | aiohttp.ClientError | OSError | TimeoutError)
 
 
 class EditScheduler:
@@ -249,7 +269,9 @@ class EditScheduler:
     def _due(self, handle: EditHandle, now: float) -> float:
         """When ``handle`` may be edited next, given its interval and every budget it uses."""
         via_interaction, channel = handle.route()
-        due = handle.last_sent + self.interval_for(via_interaction, channel, now)
+        due = max(
+            handle.last_sent + self.interval_for(via_interaction, channel, now), handle.retry_at
+        )
         if via_interaction:
             return max(due, handle.window.free_at(now), self._webhooks.free_at(now))
         due = max(due, self._global.free_at(now))

@@ -3,7 +3,10 @@
 ``generate`` runs one job with the configured provider and needs only the
 ``PROVIDER_*`` settings: progress goes to stderr, the result (a URL, or the path
 of the saved mp4) is the last line of stdout. On failure nothing is printed on
-stdout and the last line of stderr is a one-line reason.
+stdout and the last line of stderr is a one-line reason. It runs the bot's own
+pipeline (:mod:`bot.jobs.pipeline`): the same image preparation, event handling
+and result fetch. ``--output`` never overwrites a file without ``--force`` and
+never leaves a partial file behind.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import shutil
+import re
 import sys
 import time
 from pathlib import Path
@@ -22,18 +25,10 @@ import aiohttp
 from dotenv import load_dotenv
 
 from bot.config import ConfigError, ProviderSettings
-from bot.media.download import DownloadError, download_to_file
-from bot.media.images import ImageError, prepare_image_async
-from bot.providers.base import (
-    ORIENTATIONS,
-    Completed,
-    Failed,
-    Orientation,
-    Progress,
-    Queued,
-    Submitted,
-    VideoRequest,
-)
+from bot.errors import UserError
+from bot.jobs import pipeline
+from bot.media.download import DownloadError
+from bot.providers.base import ORIENTATIONS, Completed, Failed, Orientation, VideoRequest
 from bot.providers.errors import (
     ContentRejected,
     ProviderAuthError,
@@ -107,6 +102,23 @@ class StderrProgress:
             self.stream.flush()
 
 
+class CliWatcher:
+    """Follows the job for :func:`bot.jobs.pipeline.follow`: progress on stderr, the task id."""
+
+    def __init__(self, display: StderrProgress) -> None:
+        self.display = display
+        self.task_id: str | None = None
+
+    async def submitted(self, task_id: str) -> None:
+        """Say which task the provider made (handy when asking the provider about it)."""
+        self.task_id = task_id
+        self.display.stream.write(f"submitted: task {task_id}\n")
+
+    def show(self, state: ProgressState) -> None:
+        """Draw the state."""
+        self.display.show(state)
+
+
 async def generate(args: argparse.Namespace, settings: ProviderSettings) -> str:
     """Run one job; returns the line to print on stdout (a URL or a file path)."""
     image_path = Path(args.image)
@@ -114,6 +126,8 @@ async def generate(args: argparse.Namespace, settings: ProviderSettings) -> str:
         raw = await asyncio.to_thread(image_path.read_bytes)
     except OSError as exc:
         raise CLIError(f"cannot read the image {str(image_path)!r}: {exc.strerror}") from None
+    if args.output:  # refuse before anything is spent
+        _refuse_existing(Path(args.output), args.force)
     orientation: Orientation = args.orientation
 
     async with aiohttp.ClientSession() as session:
@@ -125,17 +139,8 @@ async def generate(args: argparse.Namespace, settings: ProviderSettings) -> str:
                 orientation=orientation,
                 hd=args.hd,
             )
-        except UnsupportedOption as exc:
-            raise CLIError(str(exc)) from None
-        try:
-            image = await prepare_image_async(
-                raw,
-                spec.size(orientation, args.hd),
-                fit=settings.image_fit,
-                max_bytes=settings.image_max_bytes,
-                max_pixels=settings.image_max_pixels,
-            )
-        except ImageError as exc:
+            image = await pipeline.prepare(raw, spec, orientation, args.hd, settings)
+        except (UnsupportedOption, UserError) as exc:
             raise CLIError(str(exc)) from None
         request = VideoRequest(
             prompt=args.prompt,
@@ -145,47 +150,57 @@ async def generate(args: argparse.Namespace, settings: ProviderSettings) -> str:
             model=spec.name,
             hd=args.hd,
         )
-        display = StderrProgress(sys.stderr)
-        result: Completed | None = None
+        watcher = CliWatcher(StderrProgress(sys.stderr))
         try:
-            async for event in provider.generate(request):
-                if isinstance(event, Submitted):
-                    display.stream.write(f"submitted: task {event.task_id}\n")
-                elif isinstance(event, Queued):
-                    display.show(ProgressState("queued", status=event.status))
-                elif isinstance(event, Progress):
-                    display.show(ProgressState("generating", event.percent, event.status))
-                elif isinstance(event, Completed):
-                    display.show(ProgressState("finishing", 100.0, "completed"))
-                    result = event
-                elif isinstance(event, Failed):
-                    raise CLIError(cli_reason(event.error))
+            end = await pipeline.follow(provider.generate(request), watcher)
+            if isinstance(end, Failed):
+                raise CLIError(cli_reason(end.error))
+            watcher.show(ProgressState("finishing", 100.0, "completed"))
+        except pipeline.StreamEnded:  # a provider bug: the stream ended without an end event
+            raise CLIError("the provider stream ended without a result") from None
         finally:
-            display.close()
-        if result is None:  # a provider bug: the stream ended without an end event
-            raise CLIError("the provider stream ended without a result")
-        return await _deliver(session, result, args.output, settings.base_url)
+            watcher.display.close()
+        return await _deliver(session, end, args, watcher.task_id, settings.base_url)
+
+
+def _refuse_existing(path: Path, force: bool) -> None:
+    if path.exists() and not path.is_dir() and not force:
+        raise CLIError(f"{str(path)!r} already exists; pass --force to overwrite it")
+
+
+def _destination(output: str | None, task_id: str | None) -> Path:
+    """Where to save: ``--output`` as given, inside it when it is a directory, else here."""
+    stamped = Path(f"sora-{time.strftime('%Y%m%d-%H%M%S')}.mp4")
+    if output is None:
+        return stamped
+    path = Path(output)
+    if not path.is_dir():
+        return path
+    if not task_id:
+        return path / stamped
+    return path / f"sora-{re.sub(r'[^A-Za-z0-9._-]', '_', task_id)[:80]}.mp4"
 
 
 async def _deliver(
-    session: aiohttp.ClientSession, result: Completed, output: str | None, provider_url: str
+    session: aiohttp.ClientSession,
+    result: Completed,
+    args: argparse.Namespace,
+    task_id: str | None,
+    provider_url: str,
 ) -> str:
     """The stdout line: the URL, or where the video was saved."""
-    if result.url and not output:
+    if result.url and not args.output:
         return result.url
-    dest = Path(output) if output else Path(f"sora-{time.strftime('%Y%m%d-%H%M%S')}.mp4")
-    if result.file is not None:
-        await asyncio.to_thread(shutil.move, result.file, dest)
-    elif result.content is not None:
-        await asyncio.to_thread(dest.write_bytes, result.content)
-    else:
-        assert result.url is not None
-        try:
-            await download_to_file(
-                session, result.url, dest, max_bytes=MAX_VIDEO_BYTES, trusted_origins=[provider_url]
-            )
-        except DownloadError as exc:
-            raise CLIError(str(exc)) from None
+    dest = _destination(args.output, task_id)
+    _refuse_existing(dest, args.force)
+    try:
+        saved = await pipeline.fetch_video(
+            session, result, dest, max_bytes=MAX_VIDEO_BYTES, provider_url=provider_url
+        )
+    except DownloadError as exc:
+        raise CLIError(str(exc)) from None
+    if not saved:
+        raise CLIError(f"the video is larger than {MAX_VIDEO_BYTES} bytes; not saved")
     return str(dest)
 
 
@@ -200,7 +215,12 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--orientation", choices=ORIENTATIONS, default="portrait")
     gen.add_argument("--model", help="model name (default: PROVIDER_MODEL)")
     gen.add_argument("--hd", action="store_true", help="HD output, where the model has it")
-    gen.add_argument("--output", help="save the mp4 here instead of printing its URL")
+    gen.add_argument(
+        "--output",
+        help="save the mp4 to this file (or, for a directory, inside it as sora-<task>.mp4) "
+        "instead of printing its URL",
+    )
+    gen.add_argument("--force", action="store_true", help="overwrite an existing --output file")
 
     fake = sub.add_parser("fake-provider", help="run a local fake provider for trying the bot")
     fake.add_argument("--protocol", choices=("chat", "generations", "videos"), required=True)

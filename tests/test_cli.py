@@ -145,3 +145,70 @@ async def test_bad_input_and_missing_setting(photo: Path, tmp_path: Path) -> Non
     assert bad_duration.code == 1 and "4s, 8s, 12s" in bad_duration.last_err
     assert missing.code == 2 and "PROVIDER_BASE_URL" in missing.last_err
     assert not_image.stdout == bad_duration.stdout == missing.stdout == ""
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob("*.part"))
+
+
+def head(path: Path) -> bytes:
+    return path.read_bytes()[4:8]
+
+
+async def test_output_directory_saves_inside_it(photo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "videos"
+    out.mkdir()
+    async with FakeProvider("generations", fast()) as fake:
+        result = await generate(
+            fake.url, "generations", "--image", str(photo), "--prompt", "x",
+            "--output", str(out), cwd=tmp_path,
+        )  # fmt: skip
+    assert result.code == 0, result.stderr
+    task = result.stderr.split("submitted: task ", 1)[1].split()[0]
+    saved = Path(result.last_out)
+    assert saved == out / f"sora-{task}.mp4"
+    assert head(saved) == b"ftyp"
+    assert leftovers(tmp_path) == []
+
+
+async def test_existing_output_is_refused_unless_forced(photo: Path, tmp_path: Path) -> None:
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"keep me")
+    async with FakeProvider("generations", fast()) as fake:
+        refused = await generate(
+            fake.url, "generations", "--image", str(photo), "--prompt", "x",
+            "--output", "clip.mp4", cwd=tmp_path,
+        )  # fmt: skip
+        assert fake.recorder.submissions == 0  # refused before anything was spent
+        forced = await generate(
+            fake.url, "generations", "--image", str(photo), "--prompt", "x",
+            "--output", "clip.mp4", "--force", cwd=tmp_path,
+        )  # fmt: skip
+    assert refused.code == 1 and refused.stdout == ""
+    assert "already exists" in refused.last_err and "--force" in refused.last_err
+    assert forced.code == 0, forced.stderr
+    assert clip.read_bytes()[4:8] == b"ftyp"
+
+
+@pytest.mark.parametrize(
+    ("protocol", "knobs", "reason"),
+    [
+        ("generations", {"expired_files": 404}, "expired"),  # the download fails
+        ("videos", {"expired_content": True}, ""),  # the provider's own fetch fails
+        ("generations", {"fail_at": 60}, "refused the content"),  # no video at all
+    ],
+)
+async def test_no_partial_file_on_failure(
+    protocol: str, knobs: dict[str, object], reason: str, photo: Path, tmp_path: Path
+) -> None:
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"the old video")
+    async with FakeProvider(protocol, fast(**knobs)) as fake:
+        result = await generate(
+            fake.url, protocol, "--image", str(photo), "--prompt", "x",
+            "--output", "clip.mp4", "--force", cwd=tmp_path,
+        )  # fmt: skip
+    assert result.code == 1 and result.stdout == ""
+    assert reason in result.last_err
+    assert leftovers(tmp_path) == []
+    assert clip.read_bytes() == b"the old video"  # replaced only by a whole video

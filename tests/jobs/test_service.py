@@ -1,0 +1,148 @@
+"""JobService routing on its own: start, resume after a restart, cancel."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import cast
+
+import aiohttp
+import discord
+import pytest
+
+from bot.db import Job, Store
+from bot.jobs import ledger
+from bot.jobs.service import CANCELLED, FINISHED, JobService
+from bot.providers.base import Completed, Provider, Submitted
+from bot.ui.messenger import JobMessenger
+from tests.jobs.conftest import (
+    MP4,
+    USER,
+    FakeMessenger,
+    TinyProvider,
+    make_settings,
+    request_for,
+    reserve,
+    used,
+)
+
+
+class Service(JobService):
+    """The real service, with each job's message recorded instead of sent to Discord."""
+
+    def __init__(self, messengers: dict[int, FakeMessenger], **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.messengers = messengers
+
+    def messenger(
+        self,
+        job: Job,
+        interaction: discord.Interaction | None = None,
+        *,
+        message_id: int | None = None,
+    ) -> JobMessenger:
+        return self.messengers.setdefault(job.id, FakeMessenger()).as_messenger()
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[discord.Client]:
+    bot = discord.Client(intents=discord.Intents.none())
+    yield bot
+    await bot.close()
+
+
+def service_for(
+    store: Store,
+    provider: TinyProvider,
+    session: aiohttp.ClientSession,
+    client: discord.Client,
+    image_url: str,
+) -> Service:
+    settings = make_settings(discord_api_base_url=image_url.rsplit("/", 1)[0])
+    return Service(
+        {},
+        settings=settings,
+        store=store,
+        provider=cast(Provider, provider),
+        session=session,
+        client=client,
+    )
+
+
+async def test_resume_routes_each_unfinished_job(
+    store: Store, session: aiohttp.ClientSession, client: discord.Client, image_url: str
+) -> None:
+    provider = TinyProvider(resumable=True)
+    service = service_for(store, provider, session, client, image_url)
+    request = request_for(image_url)
+    submitted = await reserve(store, request)  # at the provider: resumed by task id
+    await store.update_job(submitted.id, status="running", provider_task_id="task-1")
+    queued = await reserve(store, request)  # never submitted: started afresh
+    other = await reserve(store, request, protocol="chat")  # another provider's task
+    await store.update_job(other.id, status="running", provider_task_id="task-2")
+    gone = await reserve(store, replace(request, model=replace(request.model, name="old")))
+    try:
+        assert await service.resume_unfinished() == 2
+        assert set(service.runs) == {submitted.id, queued.id}
+        for job in (other, gone):
+            stored = await store.get_job(job.id)
+            assert stored is not None and stored.status == "failed"
+            assert [f[2] for f in service.messengers[job.id].finals] == ["retry"]
+        assert (await store.get_job(other.id)).error == ledger.RESTART_REASON  # type: ignore[union-attr]
+        assert "old" in (await store.get_job(gone.id)).error  # type: ignore[union-attr, operator]
+        assert await used(store) == 2  # the two ended jobs were refunded
+        await provider.generating.wait()
+        assert provider.resumed == ["task-1"] and len(provider.submitted) == 1
+    finally:
+        await service.close()
+
+
+async def test_cancel_routing(
+    store: Store, session: aiohttp.ClientSession, client: discord.Client, image_url: str
+) -> None:
+    provider = TinyProvider()
+    service = service_for(store, provider, session, client, image_url)
+    request = request_for(image_url)
+    running = await reserve(store, request)
+    idle = await reserve(store, request)  # accepted, but no run (e.g. before a restart)
+    try:
+        task = service.start(running, request, service.messenger(running))
+        assert task is not None
+        provider.push(Submitted("task-9"))
+        await provider.idle.wait()
+        assert "no longer exists" in await service.cancel(999, by=USER, can_manage=False)
+        refused = await service.cancel(running.id, by=5, can_manage=False)
+        assert refused.startswith("Only the member")
+        assert await service.cancel(running.id, by=5, can_manage=True) == CANCELLED
+        with contextlib.suppress(BaseException):
+            await task
+        assert (await store.get_job(running.id)).status == "cancelled"  # type: ignore[union-attr]
+        assert provider.cancelled == ["task-9"]
+        assert await service.cancel(running.id, by=USER, can_manage=False) == FINISHED
+        assert await service.cancel(idle.id, by=USER, can_manage=False) == CANCELLED
+        assert (await store.get_job(idle.id)).status == "cancelled"  # type: ignore[union-attr]
+        assert await used(store) == 0
+    finally:
+        await service.close()
+
+
+async def test_start_completes_and_nothing_starts_after_close(
+    store: Store, session: aiohttp.ClientSession, client: discord.Client, image_url: str
+) -> None:
+    provider = TinyProvider()
+    service = service_for(store, provider, session, client, image_url)
+    request = request_for(image_url)
+    job = await reserve(store, request)
+    task = service.start(job, request, service.messenger(job))
+    assert task is not None and job.id in service.runs
+    provider.push(Submitted("task-5"), Completed(content=MP4))
+    await task
+    assert job.id not in service.runs  # forgotten once ended
+    assert (await store.get_job(job.id)).status == "completed"  # type: ignore[union-attr]
+    late = await reserve(store, request)
+    await service.close()
+    assert service.start(late, request, service.messenger(late)) is None
+    assert (await store.get_job(late.id)).status == "queued"  # type: ignore[union-attr]
+    with pytest.raises(Exception, match="restarting"):
+        service.ensure_accepting()

@@ -6,6 +6,8 @@ import asyncio
 import dataclasses
 from dataclasses import dataclass
 
+import aiohttp
+import discord
 import pytest
 
 from bot.ui import edits as scheduler_module
@@ -228,3 +230,132 @@ async def test_close_cancels_the_edit_in_flight_and_drops_pending(
     await scheduler.close()
     handle.update("after close")  # a closed scheduler sends nothing more
     assert scheduler.sent == 1
+
+
+class _Response:
+    """What discord.HTTPException reads from an aiohttp response: status and reason."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+        self.reason = "test"
+
+
+def _http_error(status: int) -> discord.HTTPException:
+    kind = {403: discord.Forbidden, 404: discord.NotFound}.get(status, discord.HTTPException)
+    if status >= 500:
+        kind = discord.DiscordServerError
+    return kind(_Response(status), {"message": "test", "code": 0})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        _http_error(500),
+        _http_error(503),
+        aiohttp.ClientConnectionError("connection reset"),
+        TimeoutError(),
+    ],
+    ids=["500", "503", "connection", "timeout"],
+)
+async def test_a_transient_failure_is_retried_and_later_updates_get_through(
+    error: Exception, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scheduler_module, "RETRY_BACKOFF", 0.01)
+    calls: list[str] = []
+    shown: dict[str, asyncio.Event] = {"first": asyncio.Event(), "later": asyncio.Event()}
+
+    async def edit(content: str) -> None:
+        calls.append(content)
+        if len(calls) == 1:
+            raise error
+        shown[content].set()
+
+    scheduler = EditScheduler(0.0, EditBudget.unlimited())
+    handle = scheduler.handle(edit, name="job")
+    handle.update("first")
+    await asyncio.wait_for(shown["first"].wait(), 5)  # the failed content, on the retry
+    handle.update("later")
+    await asyncio.wait_for(shown["later"].wait(), 5)
+    assert calls == ["first", "first", "later"]
+    assert not handle.failed and handle.failures == 0
+    await scheduler.close()
+
+
+async def test_the_retry_sends_the_newest_content_not_the_failed_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(scheduler_module, "RETRY_BACKOFF", 0.01)
+    calls: list[str] = []
+    started, release, newest = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def edit(content: str) -> None:
+        calls.append(content)
+        if content == "old":
+            started.set()
+            await release.wait()
+            raise _http_error(502)
+        newest.set()
+
+    scheduler = EditScheduler(0.0, EditBudget.unlimited())
+    handle = scheduler.handle(edit, name="job")
+    handle.update("old")
+    await asyncio.wait_for(started.wait(), 5)
+    handle.update("new")  # arrives while the failing edit is in flight
+    release.set()
+    await asyncio.wait_for(newest.wait(), 5)
+    assert calls == ["old", "new"]
+    await scheduler.close()
+
+
+async def _failed_edit_done(handle: EditHandle, called: asyncio.Event) -> None:
+    """Wait until ``handle``'s failing edit has ended and its done callback ran."""
+    await asyncio.wait_for(called.wait(), 5)
+    task = handle.inflight
+    if task is not None:  # else it ended before this waiter resumed
+        await asyncio.wait({task})
+    assert handle.inflight is None
+
+
+@pytest.mark.parametrize("status", [401, 403, 404])
+async def test_discord_saying_the_message_is_out_of_reach_stops_its_edits(status: int) -> None:
+    calls: list[str] = []
+    called = asyncio.Event()
+
+    async def edit(content: str) -> None:
+        calls.append(content)
+        called.set()
+        raise _http_error(status)
+
+    scheduler = EditScheduler(0.0, EditBudget.unlimited())
+    handle = scheduler.handle(edit, name="job")
+    handle.update("first")
+    await _failed_edit_done(handle, called)
+    assert handle.failed
+    handle.update("second")  # ignored: the message cannot be edited any more
+    assert handle.pending is None and scheduler._pending == {}
+    await scheduler.close()
+    assert calls == ["first"]
+
+
+async def test_a_handle_closed_during_the_backoff_is_not_retried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(scheduler_module, "RETRY_BACKOFF", 30.0)  # never reached
+    calls: list[str] = []
+    called = asyncio.Event()
+
+    async def edit(content: str) -> None:
+        calls.append(content)
+        called.set()
+        raise _http_error(500)
+
+    scheduler = EditScheduler(0.0, EditBudget.unlimited())
+    handle = scheduler.handle(edit, name="job")
+    handle.update("first")
+    await _failed_edit_done(handle, called)
+    assert not handle.failed and handle.pending == "first"  # waiting for its retry
+    assert handle.retry_at > asyncio.get_running_loop().time()
+    await handle.close()  # the final message follows: no retry may overwrite it
+    assert handle.pending is None and scheduler._pending == {}
+    await scheduler.close()
+    assert calls == ["first"]

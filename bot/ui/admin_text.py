@@ -6,6 +6,7 @@ from bot.db import AuditEntry, Stats
 from bot.db.guild_models import PeriodStats, Spend
 from bot.rules.costs import format_money
 from bot.rules.policy import Standing, credits
+from bot.ui.markdown import escape
 from bot.ui.progress import format_elapsed
 
 LIMIT = 2000
@@ -92,7 +93,12 @@ def audit_text(entries: list[AuditEntry]) -> str:
     for entry in entries:
         stamp = int(entry.created_at.timestamp())
         target = f" → {entry.target_id}" if entry.target_id is not None else ""
-        details = ", ".join(f"{k}={v}" for k, v in entry.details.items() if v is not None)
+        # Values are typed by admins (a block reason...): shown as typed, not as Markdown.
+        details = ", ".join(
+            f"{k}={escape(str(v), 200, mentions=True)}"
+            for k, v in entry.details.items()
+            if v is not None
+        )
         lines.append(
             f"<t:{stamp}:f> <@{entry.actor_id}> **{entry.action}**{target}"
             + (f" ({details})" if details else "")

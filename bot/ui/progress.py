@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from bot.ui.markdown import escape
+
 BAR_WIDTH = 16
 FULL, EMPTY = "█", "░"
 
@@ -62,7 +64,8 @@ def render_line(state: ProgressState) -> str:
         label = f"{label} (position {state.position} in queue)"
     status = (state.status or "").strip()
     if status and status.lower() not in label.lower():
-        label = f"{label} · {status[:60]}"
+        # The provider's words: shown as typed, never as Markdown.
+        label = f"{label} · {escape(status, 60, mentions=True)}"
     return (
         f"`{render_bar(state.percent)}` {format_percent(state.percent)} · {label}"
         f" · {format_elapsed(state.elapsed)}"

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.ui.markdown import escape, safe_url
 from bot.ui.progress import ProgressState, render_line
 
 CONTENT_LIMIT = 2000
 PROMPT_PREVIEW = 600
+QUOTE_LINES = 12  # lines of a quoted prompt; the rest are joined onto the last
 REASON_LIMIT = 700  # with the header and prompt preview, well inside 2000
 
 
 def quote(text: str, limit: int = PROMPT_PREVIEW) -> str:
-    """``text`` as a Markdown block quote, shortened to ``limit`` characters."""
-    text = text.strip()
-    if len(text) > limit:
-        text = text[: limit - 1].rstrip() + "…"
-    return "\n".join("> " + line for line in text.splitlines() or [""])
+    """Member text as a Markdown block quote of at most ``limit`` escaped characters.
+
+    Markdown in it shows as typed (see :mod:`bot.ui.markdown`), mentions included;
+    blank lines are dropped and at most ``QUOTE_LINES`` lines are kept, so the
+    ``> `` prefixes cannot push the message past Discord's limit.
+    """
+    escaped = escape(text.strip(), limit, mentions=True)
+    lines = [line for line in escaped.splitlines() if line.strip()]
+    if len(lines) > QUOTE_LINES:
+        lines[QUOTE_LINES - 1 :] = [" ".join(lines[QUOTE_LINES - 1 :])]
+    return "\n".join("> " + line for line in lines or [""])
 
 
 def header(user_id: int, options: dict[str, object]) -> str:
@@ -56,6 +64,7 @@ def success_message(
 ) -> str:
     """The finished job: prompt, the link, and a note when the file could not be attached."""
     lines = [header(user_id, options), quote(prompt), f"✅ Done in {elapsed}."]
+    url = safe_url(url) if url else None  # the provider's link, plain: never a masked one
     if url:
         lines.append(f"🔗 {url}")
     if not attached:
@@ -69,10 +78,12 @@ def success_message(
 
 
 def failure_message(user_id: int, prompt: str, options: dict[str, object], reason: str) -> str:
-    """The failed job: why, and that the credit came back (a long reason is shortened)."""
-    reason = reason.strip()
-    if len(reason) > REASON_LIMIT:
-        reason = reason[: REASON_LIMIT - 1].rstrip() + "…"
+    """The failed job: why, and that the credit came back (a long reason is shortened).
+
+    The reason may carry the provider's words, so its Markdown is shown as typed;
+    a mention the bot put there (who cancelled) still renders.
+    """
+    reason = escape(reason.strip(), REASON_LIMIT)
     return _fit(
         f"{header(user_id, options)}\n{quote(prompt)}\n"
         f"❌ {reason}\nYour credit was refunded; nothing was charged."

@@ -59,7 +59,7 @@ def test_line_shows_bar_percent_status_and_time() -> None:
     line = render_line(ProgressState("generating", 44, "in_progress", elapsed=75))
     assert "44%" in line
     assert render_bar(44) in line
-    assert "Generating" in line and "in_progress" in line
+    assert "Generating" in line and "in\\_progress" in line  # escaped: shown as typed
     assert line.endswith("1m 15s")
 
 

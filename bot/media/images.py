@@ -16,6 +16,11 @@ Transparency becomes white (:data:`BACKGROUND`) in both fits, because most
 transparent uploads are logos and stickers drawn in dark ink that black would
 hide. Letterbox bars are black (:data:`BAR_COLOUR`), the cinema convention, so
 the bars read as "outside the picture" rather than as part of it.
+
+Memory: decoding stays within ``max_decode_bytes`` (estimated from the header,
+refused before decoding when over; see :mod:`bot.media.decode`), and
+:func:`prepare_image_async` runs at most :data:`DECODE_CONCURRENCY` decodes at
+once per event loop, so many jobs at once do not multiply the peak.
 """
 
 from __future__ import annotations
@@ -26,12 +31,14 @@ import logging
 import math
 import struct
 import warnings
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Literal
 
-from PIL import ExifTags, Image, ImageCms, ImageOps, features
+from PIL import Image, ImageOps
 
+from bot.media import decode
 from bot.providers.base import PreparedImage
 
 log = logging.getLogger(__name__)
@@ -41,7 +48,12 @@ FITS: tuple[Fit, ...] = ("cover", "letterbox")
 ALLOWED_FORMATS: frozenset[str] = frozenset({"PNG", "JPEG", "WEBP", "GIF"})
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 40_000_000
-BACKGROUND = (255, 255, 255)
+# Peak memory of one decode. A 40-megapixel RGB(A) PNG, the worst the pixel limit
+# lets through, needs about 200 MB (159 MB of it just the decoded pixels).
+DEFAULT_MAX_DECODE_BYTES = 256 * 1024 * 1024
+# Decodes at once (per event loop): CPU-bound, and each may hold its budget.
+DECODE_CONCURRENCY = 2
+BACKGROUND = decode.BACKGROUND
 BAR_COLOUR = (0, 0, 0)
 JPEG_QUALITY = 90
 
@@ -57,10 +69,6 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
 )
 # What Pillow's decoders raise on hostile or broken input, besides the bomb errors.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError)
-# EXIF orientations that turn the picture by 90 degrees: the stored image is sideways.
-_SIDEWAYS = frozenset({5, 6, 7, 8})
-# Pillow built without littlecms still imports ImageCms but fails on use: colours stay as stored.
-_COLOUR_MANAGED = features.check_module("littlecms2")
 
 
 class ImageError(ValueError):
@@ -106,6 +114,7 @@ def prepare_image(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     source_url: str | None = None,
+    max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES,
 ) -> PreparedImage:
     """Check, decode and fit ``data`` to exactly ``size`` (width, height) as a JPEG.
 
@@ -132,9 +141,14 @@ def prepare_image(
         _check_pixels(img.size, max_pixels)
         source_size = img.size
         _draft(img, size, fit)
+        _check_budget(img, source_size, size, fit, max_decode_bytes)
         img.load()  # Image.open leaves animations on their first frame: that one is wanted
-        _make_upright(img)
-        rgb = _to_rgb(img)
+        # Cut, flatten and reduce first, so turning and colour work touch only the small copy.
+        stored = decode.stored_target(size, decode.orientation(img, _DECODE_ERRORS))
+        icc = img.info.get("icc_profile")
+        small = decode.shrink(img, stored, fit)
+        _make_upright(small)
+        rgb = decode.to_rgb(small, icc)
         if fit == "cover":
             framed = ImageOps.fit(rgb, size, method=Image.Resampling.LANCZOS)
         else:
@@ -166,17 +180,49 @@ async def prepare_image_async(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     source_url: str | None = None,
+    max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES,
+    slots: asyncio.Semaphore | None = None,
 ) -> PreparedImage:
-    """:func:`prepare_image` in a worker thread, so decoding never blocks the event loop."""
-    return await asyncio.to_thread(
-        prepare_image,
-        data,
-        size,
-        fit=fit,
-        max_bytes=max_bytes,
-        max_pixels=max_pixels,
-        source_url=source_url,
-    )
+    """:func:`prepare_image` in a worker thread, so decoding never blocks the event loop.
+
+    At most :data:`DECODE_CONCURRENCY` run at once (``slots`` replaces that shared
+    limit); the others wait their turn here, without holding a thread.
+    """
+    async with slots or decode_slots():
+        work = asyncio.ensure_future(
+            asyncio.to_thread(
+                prepare_image,
+                data,
+                size,
+                fit=fit,
+                max_bytes=max_bytes,
+                max_pixels=max_pixels,
+                source_url=source_url,
+                max_decode_bytes=max_decode_bytes,
+            )
+        )
+        try:
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            # A thread cannot be stopped: its slot stays taken until it ends, or the
+            # bound would not bound memory. Its outcome no longer matters to anyone.
+            work.add_done_callback(lambda done: done.cancelled() or done.exception())
+            await asyncio.wait([work])
+            raise
+
+
+_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def decode_slots() -> asyncio.Semaphore:
+    """The running event loop's shared limit on decodes in progress."""
+    loop = asyncio.get_running_loop()
+    slots = _SLOTS.get(loop)
+    if slots is None:  # one per loop: an asyncio.Semaphore must not cross loops
+        slots = _SLOTS[loop] = asyncio.Semaphore(DECODE_CONCURRENCY)
+    return slots
 
 
 # ---------------------------------------------------------------- helpers
@@ -214,6 +260,25 @@ def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
         )
 
 
+def _check_budget(
+    img: Image.Image, source: tuple[int, int], size: tuple[int, int], fit: Fit, budget: int
+) -> None:
+    """Refuse, before decoding, an image whose decoding would not fit ``budget`` bytes.
+
+    ``img`` is opened (and drafted) but not loaded; ``source`` is its size as uploaded.
+    """
+    need = decode.estimate_bytes(img.mode, img.size, size, fit, _turn_before_decoding(img))
+    if need <= budget:
+        return
+    width, height = source
+    fits = width * height * budget / need
+    log.info("refused an image over the decode budget: %dx%d %s", width, height, img.mode)
+    raise ImageError(
+        f"That image is too big for the bot to process ({width}x{height}); "
+        f"try a smaller picture, up to about {_amount(fits / 1e6, up=False)} megapixels."
+    )
+
+
 @contextmanager
 def _untrusted(max_pixels: int | None) -> Iterator[None]:
     """Run Pillow on uploaded bytes, turning every way it fails into an :class:`ImageError`."""
@@ -241,15 +306,6 @@ def _untrusted(max_pixels: int | None) -> Iterator[None]:
             raise ImageError(DAMAGED) from exc
 
 
-def _orientation(img: Image.Image) -> int:
-    """The EXIF (or XMP) orientation, 1 when absent or unreadable."""
-    try:
-        value = img.getexif().get(ExifTags.Base.Orientation, 1)
-    except _DECODE_ERRORS:
-        return 1
-    return value if isinstance(value, int) else 1
-
-
 def _draft(img: Image.Image, size: tuple[int, int], fit: Fit) -> None:
     """Let the JPEG decoder shrink by 1/2, 1/4 or 1/8 while decoding (no-op for others).
 
@@ -257,14 +313,21 @@ def _draft(img: Image.Image, size: tuple[int, int], fit: Fit) -> None:
     never goes below the size the fit needs, so the final LANCZOS step only shrinks;
     if it did, the output would still be exact, just softer.
     """
-    target_w, target_h = size
-    if _orientation(img) in _SIDEWAYS:
-        target_w, target_h = target_h, target_w  # the draft works on the stored, sideways image
+    if img.format != "JPEG":
+        return  # nothing to gain, and reading other formats' EXIF here would decode them
+    target_w, target_h = decode.stored_target(size, decode.orientation(img, _DECODE_ERRORS))
     width, height = img.size
     ratios = (target_w / width, target_h / height)
     scale = max(ratios) if fit == "cover" else min(ratios)
     if scale < 0.5:  # the decoder cannot help above half size
         img.draft(None, (max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))))
+
+
+def _turn_before_decoding(img: Image.Image) -> int:
+    """The EXIF orientation if it is known without decoding, else 1 (upright)."""
+    if img.format == "PNG" and "exif" not in img.info:
+        return 1  # Pillow decodes a PNG to look for an eXIf chunk after the pixels
+    return decode.orientation(img, _DECODE_ERRORS)
 
 
 def _make_upright(img: Image.Image) -> None:
@@ -274,41 +337,3 @@ def _make_upright(img: Image.Image) -> None:
     except _DECODE_ERRORS as exc:
         # Broken metadata is no reason to refuse a picture that decoded fine.
         log.info("ignored an unreadable EXIF orientation: %r", exc)
-
-
-def _to_rgb(img: Image.Image) -> Image.Image:
-    """8-bit sRGB with transparency flattened onto :data:`BACKGROUND`: what a video frame is."""
-    icc = img.info.get("icc_profile")
-    if img.mode == "I" or img.mode.startswith("I;16"):
-        # 16-bit grey: a plain convert clips at 255 and turns nearly every pixel white.
-        transparent = img.info.get("transparency")
-        img = img.convert("I").point(lambda value: value / 256).convert("L")
-        if isinstance(transparent, int):
-            # Approximate: greys sharing the transparent one's top byte become background too.
-            img.info["transparency"] = transparent >> 8
-    if img.has_transparency_data:
-        rgba = img.convert("RGBA")
-        img = Image.new("RGB", rgba.size, BACKGROUND)
-        img.paste(rgba, mask=rgba.getchannel("A"))
-    elif img.mode not in ("RGB", "CMYK"):
-        img = img.convert("RGB")
-    if icc and _COLOUR_MANAGED:
-        img = _to_srgb(img, icc)
-    return img if img.mode == "RGB" else img.convert("RGB")
-
-
-def _to_srgb(img: Image.Image, icc: bytes) -> Image.Image:
-    """Apply an embedded colour profile (Display P3 phone photos, CMYK print files).
-
-    The encoded output carries no profile and providers assume sRGB, so without this
-    wide-gamut photos come out dull and CMYK ones garish. Best effort: a profile
-    that does not fit the pixels leaves them as stored.
-    """
-    try:
-        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-        converted = ImageCms.profileToProfile(img, source, srgb, outputMode="RGB")
-    except (ImageCms.PyCMSError, OSError, ValueError) as exc:
-        log.info("ignored an unusable colour profile: %r", exc)
-        return img
-    return img if converted is None else converted

@@ -66,7 +66,7 @@ class Ends(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         args = record.args
-        if record.msg == "job %s %s" and isinstance(args, tuple) and len(args) == 2:
+        if record.msg == "job %s %s%s" and isinstance(args, tuple) and len(args) == 3:
             self.jobs.append(int(args[0]))
         elif record.msg == "job %s accepted for user %s":
             self.launched += 1

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from bot.db import AuditEntry, Stats
-from bot.db.guild_models import PeriodStats, Spend
+from bot.db.guild_models import AuditEntry, PeriodStats, Spend, Stats
 from bot.rules.costs import format_money
 from bot.rules.policy import Standing, credits
 from bot.ui.markdown import escape

@@ -99,6 +99,9 @@ class JSONResponse:
 class ProviderHTTP:
     """One provider's HTTP client on a shared :class:`aiohttp.ClientSession`."""
 
+    # Swappable (tests record the waits instead of sleeping them, as with PollClock).
+    sleep: Callable[[float], Awaitable[None]] = staticmethod(asyncio.sleep)
+
     def __init__(self, session: aiohttp.ClientSession, settings: ProviderSettings) -> None:
         self.session = session
         self.settings = settings
@@ -124,10 +127,15 @@ class ProviderHTTP:
         raise error_for_status(resp.status, message, retry_after=parse_retry_after(resp.headers))
 
     def _backoff(self, attempt: int, error: ProviderError) -> float:
+        """Seconds before retry ``attempt + 1``: exponential, lengthened (never shortened) by hints.
+
+        A ``Retry-After: 0`` on a failure must not turn the retries into a burst.
+        """
+        normal = min(self.settings.retry_backoff * (2**attempt), 30.0)
         hint = getattr(error, "retry_after", None)
         if hint is not None:
-            return min(float(hint), MAX_RETRY_AFTER)
-        return min(self.settings.retry_backoff * (2**attempt), 30.0)
+            return max(normal, min(float(hint), MAX_RETRY_AFTER))
+        return normal
 
     @asynccontextmanager
     async def open(
@@ -180,7 +188,7 @@ class ProviderHTTP:
                 self.settings.max_retries,
                 delay,
             )
-            await asyncio.sleep(delay)
+            await self.sleep(delay)
 
     async def json(self, method: str, path: str, **kwargs: Any) -> JSONResponse:
         """Send a request and decode its JSON answer (ProviderProtocolError if it is not JSON)."""

@@ -26,7 +26,7 @@ class StoreError(Exception):
 class StoreBusy(StoreError):
     """Another connection held the write lock for longer than ``busy_timeout``.
 
-    Worth retrying later, unlike most other :class:`StoreError`\\ s.
+    Worth retrying later, unlike most other store errors.
     """
 
 

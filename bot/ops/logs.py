@@ -30,7 +30,7 @@ def bind_job(job_id: int | None) -> None:
 
 @contextmanager
 def job_context(job_id: int | None) -> Iterator[None]:
-    """``with job_context(42):`` logs inside carry job id 42; the old value comes back after."""
+    """Tag log lines with ``job_id`` inside the block; the previous id comes back after."""
     token = job_id_var.set(job_id)
     try:
         yield
@@ -58,6 +58,7 @@ class RedactSecrets(logging.Filter):
         self.secrets = tuple(s for s in secrets if s)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the secrets from the message and the traceback; always keep the record."""
         message = record.getMessage()
         clean = redact(message, *self.secrets)
         if record.exc_info and not record.exc_text:

@@ -32,6 +32,7 @@ class UnsupportedOption(ProviderError):
 
     @property
     def user_message(self) -> str:  # type: ignore[override]
+        """What the member reads."""
         return str(self)
 
 
@@ -40,6 +41,7 @@ class BadRequest(ProviderError):
 
     @property
     def user_message(self) -> str:  # type: ignore[override]
+        """What the member reads."""
         return f"The video service refused the request: {self}"
 
 
@@ -48,6 +50,7 @@ class ContentRejected(ProviderError):
 
     @property
     def user_message(self) -> str:  # type: ignore[override]
+        """What the member reads."""
         return f"The video service refused this content: {self}"
 
 
@@ -102,6 +105,7 @@ class GenerationFailed(ProviderError):
 
     @property
     def user_message(self) -> str:  # type: ignore[override]
+        """What the member reads."""
         return f"The video could not be made: {self}"
 
 

@@ -1,7 +1,7 @@
 """An incremental Server-Sent Events decoder: feed it bytes as they arrive, get events.
 
 Follows the WHATWG ``text/event-stream`` rules (LF, CRLF and lone CR all end a
-line; ``:`` lines are comments; several ``data:`` lines join with ``\\n``) and
+line; ``:`` lines are comments; several ``data:`` lines join with a newline) and
 copes with what chat gateways do on the wire: an event, a line ending or a
 multi-byte UTF-8 character may be split across any two network reads.
 """

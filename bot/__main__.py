@@ -22,7 +22,7 @@ from bot.app import SoraBot
 from bot.config import ConfigError, Settings
 from bot.db import Store
 from bot.ops.logs import setup_logging
-from bot.providers.factory import make_provider
+from bot.providers.factory import make_providers
 
 log = logging.getLogger("bot")
 
@@ -52,7 +52,7 @@ async def run(settings: Settings) -> None:
         client_session(settings) as session,
         Store.open(settings.database_path) as store,
     ):
-        provider = make_provider(session, settings.provider)
+        provider = make_providers(session, settings.all_providers)
         async with SoraBot(
             settings=settings, session=session, store=store, provider=provider
         ) as bot:
@@ -84,6 +84,9 @@ def main() -> int:
     point_discord_at(settings)
     try:
         asyncio.run(run(settings))
+    except ConfigError as exc:  # found at start, e.g. no model can be offered
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except discord.LoginFailure:
         log.error("Discord rejected DISCORD_TOKEN; check the token in the Developer Portal")
         return 1

@@ -21,12 +21,13 @@ from bot.ops import heartbeat as health
 from bot.ops.metrics import Metrics
 from bot.ops.server import HealthChecks, WebServer
 from bot.providers.base import Provider
+from bot.providers.registry import provider_set
 from bot.rules.access import may_manage
 from bot.ui.buttons import CancelButton, RetryButton
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.video", "cogs.quota", "cogs.admin", "cogs.history")
+EXTENSIONS = ("cogs.video", "cogs.quota", "cogs.admin", "cogs.history", "cogs.models")
 COMMAND_HASH_KEY = "command_sync_hash"
 
 
@@ -71,11 +72,13 @@ class SoraBot(commands.Bot):
         self.settings = settings
         self.session = session
         self.store = store
-        self.provider = provider
+        # Always a set (one provider is a set of one): failover, catalogues, health.
+        self.provider = provider_set(settings, provider)
+        metrics.watch_providers(self.provider.health)
         self.jobs = JobService(
             settings=settings,
             store=store,
-            provider=provider,
+            provider=self.provider,
             session=session,
             client=self,
             on_refused=metrics.job_refused,
@@ -109,6 +112,7 @@ class SoraBot(commands.Bot):
             session=self.session,
             provider_url=self.settings.provider.base_url,
             provider_timeout=self.settings.health_provider_timeout,
+            providers=self.provider.health if len(self.provider.members) > 1 else None,
         )
         self.web = WebServer(
             host=self.settings.health_host,

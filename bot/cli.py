@@ -1,11 +1,13 @@
 """The ``sora-bot`` command: ``generate``, ``fake-provider`` and ``run``.
 
 ``generate`` runs one job with the configured provider and needs only the
-``PROVIDER_*`` settings: progress goes to stderr, the result (a URL, or the path
-of the saved mp4) is the last line of stdout. On failure nothing is printed on
-stdout and the last line of stderr is a one-line reason. It runs the bot's own
-pipeline (:mod:`bot.jobs.pipeline`): the same image preparation, event handling
-and result fetch. ``--output`` never overwrites a file without ``--force`` and
+``PROVIDER_*`` settings (with ``PROVIDERS``, ``--provider NAME`` picks one, the
+first by default; a catalogue, where the provider has one, is read first):
+progress goes to stderr, the result (a URL, or the path of the saved mp4) is
+the last line of stdout. On failure nothing is printed on stdout and the last
+line of stderr is a one-line reason. It runs the bot's own pipeline
+(:mod:`bot.jobs.pipeline`): the same image preparation, event handling and
+result fetch. ``--output`` never overwrites a file without ``--force`` and
 never leaves a partial file behind.
 """
 
@@ -15,6 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import sys
 import time
@@ -24,10 +27,11 @@ from typing import TextIO
 import aiohttp
 from dotenv import load_dotenv
 
-from bot.config import ConfigError, ProviderSettings
+from bot.config import PROTOCOLS, ConfigError, ProviderSettings, providers_from_env
 from bot.errors import UserError
 from bot.jobs import pipeline
 from bot.media.download import DownloadError
+from bot.ops.stats_cli import add_stats_parser, stats_command
 from bot.providers.base import ORIENTATIONS, Completed, Failed, Orientation, VideoRequest
 from bot.providers.errors import (
     ContentRejected,
@@ -109,10 +113,11 @@ class CliWatcher:
         self.display = display
         self.task_id: str | None = None
 
-    async def submitted(self, task_id: str) -> None:
+    async def submitted(self, task_id: str, provider: str | None = None) -> None:
         """Say which task the provider made (handy when asking the provider about it)."""
         self.task_id = task_id
-        self.display.stream.write(f"submitted: task {task_id}\n")
+        where = f" at {provider}" if provider else ""
+        self.display.stream.write(f"submitted: task {task_id}{where}\n")
 
     def show(self, state: ProgressState) -> None:
         """Draw the state."""
@@ -132,6 +137,7 @@ async def generate(args: argparse.Namespace, settings: ProviderSettings) -> str:
 
     async with aiohttp.ClientSession() as session:
         provider = make_provider(session, settings)
+        await _read_catalogue(provider)
         try:
             spec, duration = provider.capabilities.validate(
                 model=args.model or settings.model,
@@ -161,6 +167,32 @@ async def generate(args: argparse.Namespace, settings: ProviderSettings) -> str:
         finally:
             watcher.display.close()
         return await _deliver(session, end, args, watcher.task_id, settings.base_url)
+
+
+async def _read_catalogue(provider: object) -> None:
+    """Read the provider's model catalogue first, when it has one (``openrouter``)."""
+    load = getattr(provider, "load_catalogue", None)
+    if load is None:
+        return
+    try:
+        await load()
+    except ProviderError as exc:
+        sys.stderr.write(
+            f"warning: the model catalogue could not be read ({exc}); "
+            "using the configured models' defaults\n"
+        )
+
+
+def pick_provider(name: str | None) -> ProviderSettings:
+    """The provider ``--provider`` names among ``PROVIDERS`` (default: the first)."""
+    providers = providers_from_env(os.environ)
+    if name is None:
+        return providers[0]
+    for settings in providers:
+        if settings.label == name or settings.name.lower() == name.lower():
+            return settings
+    names = ", ".join(p.label for p in providers)
+    raise ConfigError(f"--provider {name!r} is not configured; PROVIDERS has: {names}")
 
 
 def _refuse_existing(path: Path, force: bool) -> None:
@@ -221,9 +253,12 @@ def _parser() -> argparse.ArgumentParser:
         "instead of printing its URL",
     )
     gen.add_argument("--force", action="store_true", help="overwrite an existing --output file")
+    gen.add_argument(
+        "--provider", help="which of PROVIDERS to use (default: the first, or the one PROVIDER_*)"
+    )
 
     fake = sub.add_parser("fake-provider", help="run a local fake provider for trying the bot")
-    fake.add_argument("--protocol", choices=("chat", "generations", "videos"), required=True)
+    fake.add_argument("--protocol", choices=PROTOCOLS, required=True)
     fake.add_argument("--host", default="127.0.0.1")
     fake.add_argument("--port", type=int, default=8089)
     fake.add_argument("--api-key", default="test-key", help="the key clients must send")
@@ -236,7 +271,10 @@ def _parser() -> argparse.ArgumentParser:
         choices=("gptproto", "aitre", "reasoning", "html", "plain"),
     )
 
+    add_stats_parser(sub)
     sub.add_parser("run", help="start the Discord bot (same as python -m bot)")
+    sub.add_parser("check", help="check the settings, Discord token, database and providers")
+    sub.add_parser("setup", help="first run: ask for the settings, check them, write .env")
     return parser
 
 
@@ -270,6 +308,10 @@ def _fail(message: str, code: int = 1) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``sora-bot`` console script."""
     args = _parser().parse_args(argv)
+    if args.command in ("check", "setup"):  # they read (or write) ./.env themselves
+        from bot.onboarding.command import run as onboarding
+
+        return onboarding(args.command)
     load_dotenv(override=False)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "run":
@@ -278,8 +320,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_bot()
     if args.command == "fake-provider":
         return _fake_provider(args)
+    if args.command == "stats":
+        return stats_command(args)
     try:
-        settings = ProviderSettings.from_env()
+        settings = pick_provider(args.provider)
     except ConfigError as exc:
         return _fail(str(exc), 2)
     try:

@@ -8,6 +8,7 @@ that into one line on stderr and a non-zero exit.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -170,6 +171,12 @@ class ProviderSettings:
     poll_interval: float = 2.0
     poll_max_interval: float = 8.0
     retry_backoff: float = 1.0
+    name: str = ""  # the entry of PROVIDERS; empty for the one plain PROVIDER_* provider
+
+    @property
+    def label(self) -> str:
+        """The name logs, ``/healthz`` and metrics use: the PROVIDERS entry, else the protocol."""
+        return self.name or self.protocol
 
     @property
     def auth_header(self) -> str:
@@ -177,36 +184,96 @@ class ProviderSettings:
         return self.api_key if self.auth_scheme == "raw" else f"Bearer {self.api_key}"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ProviderSettings:
-        """Read the ``PROVIDER_*`` and ``IMAGE_*`` variables."""
-        env = _Env(os.environ if environ is None else environ)
-        protocol = env.choice("PROVIDER_PROTOCOL", PROTOCOLS, None)
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, name: str | None = None
+    ) -> ProviderSettings:
+        """Read the ``PROVIDER_*`` and ``IMAGE_*`` variables.
+
+        With ``name`` (an entry of ``PROVIDERS``) the provider's own variables are
+        ``PROVIDER_<NAME>_*``; its protocol, URL, key, models, auth and chat options
+        must be its own, the timing settings default to the plain ``PROVIDER_*`` ones.
+        """
+        source = os.environ if environ is None else environ
+        prefix = "PROVIDER_" if name is None else f"PROVIDER_{env_name(name)}_"
+        env = _Env(source if name is None else _shared_view(source, prefix))
+
+        def var(suffix: str) -> str:
+            return prefix + suffix
+
+        protocol = env.choice(var("PROTOCOL"), PROTOCOLS, None)
         openrouter = protocol == "openrouter"
-        model = env.text("PROVIDER_MODEL", OPENROUTER_MODEL if openrouter else "sora-2")
+        model = env.text(var("MODEL"), OPENROUTER_MODEL if openrouter else "sora-2")
         poll = OPENROUTER_POLL if openrouter else (2.0, 8.0)
-        chat_options = env.choice("PROVIDER_CHAT_OPTIONS", ("auto", "prompt", "model"), "auto")
+        chat_options = env.choice(var("CHAT_OPTIONS"), ("auto", "prompt", "model"), "auto")
         if chat_options == "auto":
             # AITRE-style proxies (sora_video2) encode options in the model name.
             chat_options = "model" if model.startswith("sora_video") else "prompt"
         return cls(
             protocol=protocol,  # type: ignore[arg-type]
-            base_url=normalize_base_url(env.text("PROVIDER_BASE_URL")),
-            api_key=env.text("PROVIDER_API_KEY"),
+            base_url=normalize_base_url(env.text(var("BASE_URL")), var("BASE_URL")),
+            api_key=env.text(var("API_KEY")),
             model=model,
-            models=env.csv("PROVIDER_MODELS"),
-            auth_scheme=env.choice("PROVIDER_AUTH_SCHEME", ("bearer", "raw"), "bearer"),  # type: ignore[arg-type]
+            models=env.csv(var("MODELS")),
+            auth_scheme=env.choice(var("AUTH_SCHEME"), ("bearer", "raw"), "bearer"),  # type: ignore[arg-type]
             chat_options=chat_options,  # type: ignore[arg-type]
-            image_mode=env.choice("PROVIDER_IMAGE_MODE", ("inline", "url"), "inline"),  # type: ignore[arg-type]
+            image_mode=env.choice(var("IMAGE_MODE"), ("inline", "url"), "inline"),  # type: ignore[arg-type]
             image_fit=env.choice("IMAGE_FIT", ("cover", "letterbox"), "cover"),  # type: ignore[arg-type]
             image_max_bytes=int(env.number("IMAGE_MAX_MB", 20, minimum=0.1) * 1024 * 1024),
             image_max_pixels=int(env.number("IMAGE_MAX_MEGAPIXELS", 40, minimum=0.1) * 1_000_000),
-            request_timeout=env.number("PROVIDER_REQUEST_TIMEOUT", 60, minimum=0.1),
-            job_timeout=env.number("PROVIDER_JOB_TIMEOUT", 1800, minimum=1),
-            max_retries=env.integer("PROVIDER_MAX_RETRIES", 3, maximum=20),
-            poll_interval=env.number("PROVIDER_POLL_INTERVAL", poll[0], minimum=0.01),
-            poll_max_interval=env.number("PROVIDER_POLL_MAX_INTERVAL", poll[1], minimum=0.01),
-            retry_backoff=env.number("PROVIDER_RETRY_BACKOFF", 1, minimum=0),
+            request_timeout=env.number(var("REQUEST_TIMEOUT"), 60, minimum=0.1),
+            job_timeout=env.number(var("JOB_TIMEOUT"), 1800, minimum=1),
+            max_retries=env.integer(var("MAX_RETRIES"), 3, maximum=20),
+            poll_interval=env.number(var("POLL_INTERVAL"), poll[0], minimum=0.01),
+            poll_max_interval=env.number(var("POLL_MAX_INTERVAL"), poll[1], minimum=0.01),
+            retry_backoff=env.number(var("RETRY_BACKOFF"), 1, minimum=0),
+            name=name or "",
         )
+
+
+# Settings a PROVIDERS entry may leave to the plain PROVIDER_* value (timing and image
+# passing); the rest (protocol, URL, key, models, auth, chat options) are its own.
+SHARED_PROVIDER_SETTINGS = (
+    "IMAGE_MODE",
+    "REQUEST_TIMEOUT",
+    "JOB_TIMEOUT",
+    "MAX_RETRIES",
+    "POLL_INTERVAL",
+    "POLL_MAX_INTERVAL",
+    "RETRY_BACKOFF",
+)
+_PROVIDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+
+
+def env_name(name: str) -> str:
+    """The part of ``PROVIDER_<NAME>_*`` for a PROVIDERS entry: upper case, ``-`` as ``_``."""
+    return name.upper().replace("-", "_")
+
+
+def _shared_view(source: Mapping[str, str], prefix: str) -> dict[str, str]:
+    """``source`` where each shared ``<prefix>X`` left unset takes ``PROVIDER_X``."""
+    view = dict(source)
+    for suffix in SHARED_PROVIDER_SETTINGS:
+        if not view.get(prefix + suffix, "").strip():
+            view[prefix + suffix] = source.get("PROVIDER_" + suffix, "")
+    return view
+
+
+def providers_from_env(environ: Mapping[str, str]) -> tuple[ProviderSettings, ...]:
+    """The providers in order of preference: ``PROVIDERS``, else the one ``PROVIDER_*``."""
+    names = _Env(environ).csv("PROVIDERS")
+    if not names:
+        return (ProviderSettings.from_env(environ),)
+    seen: set[str] = set()
+    for name in names:
+        if not _PROVIDER_NAME.match(name):
+            raise ConfigError(
+                f"PROVIDERS: {name!r} is not a name like 'main' or 'backup-1' "
+                "(letters, digits, '-' and '_', at most 32)"
+            )
+        if env_name(name) in seen:
+            raise ConfigError(f"PROVIDERS names {name!r} twice")
+        seen.add(env_name(name))
+    return tuple(ProviderSettings.from_env(environ, name=name) for name in names)
 
 
 @dataclass(frozen=True)
@@ -214,7 +281,7 @@ class Settings:
     """Everything ``python -m bot`` needs: Discord, provider, database, limits."""
 
     discord_token: str = field(repr=False)
-    provider: ProviderSettings
+    provider: ProviderSettings  # the preferred provider (the first of ``providers``)
     database_path: str = "data/sora-bot.sqlite3"
     quota_per_day: int = 3
     guild_ids: tuple[int, ...] = ()
@@ -246,6 +313,14 @@ class Settings:
     public_base_url: str | None = None
     hook_host: str = "0.0.0.0"
     hook_port: int = 8090
+    # Several providers (PROVIDERS), in order of preference; empty: just ``provider``.
+    providers: tuple[ProviderSettings, ...] = ()
+
+    @property
+    def all_providers(self) -> tuple[ProviderSettings, ...]:
+        """Every configured provider, the preferred first."""
+        return self.providers or (self.provider,)
+
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -268,10 +343,11 @@ class Settings:
         gateway = env.optional("DISCORD_GATEWAY_URL")
         if gateway and not gateway.startswith(("ws://", "wss://")):
             raise ConfigError("DISCORD_GATEWAY_URL must start with ws:// or wss://")
-        provider = ProviderSettings.from_env(source)
+        providers = providers_from_env(source)
         return cls(
             discord_token=token,
-            provider=provider,
+            provider=providers[0],
+            providers=providers if len(providers) > 1 else (),
             database_path=env.text("DATABASE_PATH", "data/sora-bot.sqlite3"),
             quota_per_day=env.integer("QUOTA_PER_DAY", 3),
             guild_ids=tuple(guild_ids),
@@ -284,7 +360,7 @@ class Settings:
             ).upper(),
             discord_api_base_url=api_base,
             discord_gateway_url=gateway,
-            **_operator_settings(env, provider),
+            **_operator_settings(env, providers),
             **_push_settings(env),
         )
 
@@ -324,9 +400,15 @@ def offered_models(provider: ProviderSettings) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(configured if provider.models else (provider.model, *SORA_MODELS)))
 
 
-def _check_prices(prices: PriceTable, provider: ProviderSettings) -> None:
-    """Fail closed: a model with no price would cost 0 and pass every money cap."""
-    missing = prices.unpriced(offered_models(provider))
+def _check_prices(prices: PriceTable, providers: tuple[ProviderSettings, ...]) -> None:
+    """Fail closed: a model with no price would cost 0 and pass every money cap.
+
+    An ``openrouter`` provider's models are checked once its catalogue is read
+    (its ``pricing_skus`` price them, see :mod:`bot.providers.registry`): a model
+    priced by neither is then not offered.
+    """
+    named = [p for p in providers if p.protocol != "openrouter"]
+    missing = prices.unpriced(m for p in named for m in offered_models(p) or ())
     if missing == ["*"]:
         raise ConfigError(
             "PRICE_PER_SECOND has no '*' default, but the provider's catalogue decides which "
@@ -340,13 +422,13 @@ def _check_prices(prices: PriceTable, provider: ProviderSettings) -> None:
         )
 
 
-def _operator_settings(env: _Env, provider: ProviderSettings) -> dict[str, Any]:
+def _operator_settings(env: _Env, providers: tuple[ProviderSettings, ...]) -> dict[str, Any]:
     """The operator's toolkit settings: owners, costs, budgets, health, logs, prompt filter."""
     try:
         cost_table = CostTable.parse(env.env.get("COST_TABLE", ""))
         prices = env.optional("PRICE_PER_SECOND")
         price_table = PriceTable.parse(prices) if prices else PriceTable()
-        _check_prices(price_table, provider)
+        _check_prices(price_table, providers)
         prompt_filter = PromptFilter.from_settings(
             env.env.get("BLOCKED_PROMPT_PATTERNS", ""), env.optional("BLOCKED_PROMPT_FILE")
         )

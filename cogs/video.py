@@ -34,6 +34,12 @@ class VideoCog(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.command.name)
 
+    def rebuild(self) -> None:
+        """Build `/video` again from the providers' capabilities (after a catalogue refresh)."""
+        self.bot.tree.remove_command(self.command.name)
+        self.command = self._build_command()
+        self.bot.tree.add_command(self.command)
+
     def _build_command(self) -> app_commands.Command[Any, ..., None]:
         caps = self.bot.provider.capabilities
         durations = [Choice(name=f"{d} seconds", value=d) for d in caps.all_durations][:25]

@@ -28,7 +28,7 @@ JOB_COLUMNS: Final = (
     "id, user_id, guild_id, channel_id, message_id, interaction_token, application_id,"
     " prompt, options, image_url, protocol, provider_task_id, status, progress,"
     " result_url, error, cost, day, created_at, updated_at, started_at, finished_at,"
-    " price_micros, extra_used, submitted_at"
+    " price_micros, extra_used, submitted_at, provider"
 )
 
 
@@ -100,6 +100,8 @@ class Job:
     extra_used: int = 0  # credits taken from the member's extra credits (migration 2)
     # When the submission was sent to the provider: billable from then on (migration 3).
     submitted_at: datetime | None = None
+    # Which PROVIDERS entry took the job (migration 4); None: the first of its protocol.
+    provider: str | None = None
 
     @property
     def is_final(self) -> bool:
@@ -139,6 +141,7 @@ class Job:
             price_micros=row["price_micros"],
             extra_used=row["extra_used"],
             submitted_at=from_epoch(row["submitted_at"]),
+            provider=row["provider"],
         )
 
 

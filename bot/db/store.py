@@ -233,6 +233,7 @@ class Store(BillingStore, GuildStore, ReportStore, JobReads):
         *,
         status: ActiveStatus | None = None,
         provider_task_id: str | None = None,
+        provider: str | None = None,
         progress: float | None = None,
         message_id: int | None = None,
         channel_id: int | None = None,
@@ -276,6 +277,7 @@ class Store(BillingStore, GuildStore, ReportStore, JobReads):
             params.append(ts)
         for column, value in (
             ("provider_task_id", provider_task_id),
+            ("provider", provider),
             ("message_id", message_id),
             ("channel_id", channel_id),
         ):

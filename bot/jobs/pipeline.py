@@ -45,8 +45,11 @@ class StreamEnded(UserError):
 class Watcher(Protocol):
     """Who follows a job: told its provider task id, and each progress state to show."""
 
-    async def submitted(self, task_id: str) -> None:
-        """The provider accepted the job under ``task_id`` (record it before going on)."""
+    async def submitted(self, task_id: str, provider: str | None = None) -> None:
+        """The provider accepted the job under ``task_id`` (record it before going on).
+
+        ``provider`` names which configured provider it was, when there are several.
+        """
         ...
 
     def show(self, state: ProgressState) -> None:
@@ -113,7 +116,7 @@ async def follow(events: AsyncIterator[Event], watcher: Watcher) -> Completed | 
     percent: float | None = None
     async for event in events:
         if isinstance(event, Submitted):
-            await watcher.submitted(event.task_id)
+            await watcher.submitted(event.task_id, event.provider)
         elif isinstance(event, Queued):
             watcher.show(ProgressState("queued", status=event.status, position=event.position))
         elif isinstance(event, Progress):

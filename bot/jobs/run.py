@@ -112,11 +112,16 @@ class JobRun:
     def _waiting_at(self, position: int) -> None:
         self.show(ProgressState("waiting", position=position))
 
-    async def submitted(self, task_id: str) -> None:
-        """The provider took the job: remember its task id before anything else happens."""
+    async def submitted(self, task_id: str, provider: str | None = None) -> None:
+        """The provider took the job: remember its task id (and which provider) first."""
         self.task_id = task_id
         await ledger.record(
-            self.ctx.store, self.job.id, status="running", provider_task_id=task_id, critical=True
+            self.ctx.store,
+            self.job.id,
+            status="running",
+            provider_task_id=task_id,
+            provider=provider,
+            critical=True,
         )
         self.submitting = False
 

@@ -29,6 +29,7 @@ from bot.jobs.run import JobRun
 from bot.jobs.slots import SlotQueue
 from bot.providers.base import Provider
 from bot.providers.push import HookRegistry, HookServer, PushCapable
+from bot.providers.registry import resumes_here
 from bot.ui.edits import EditScheduler
 from bot.ui.messenger import JobMessenger
 from bot.ui.text import failure_message
@@ -217,7 +218,7 @@ class JobService:
             except UserError as exc:
                 await self._end_stale(job, messenger, str(exc), None)
                 continue
-            same_provider = job.protocol == self.provider.name
+            same_provider = resumes_here(self.provider, job)
             if job.provider_task_id and same_provider and resumable:
                 self.start(job, request, messenger, resume_task_id=job.provider_task_id)
             elif job.status == "queued" and not job.provider_task_id:

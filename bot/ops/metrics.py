@@ -30,6 +30,7 @@ from prometheus_client.registry import Collector
 from bot.db import ACTIVE_STATUSES, FINAL_STATUSES, Store
 from bot.db.guild_models import MetricsSnapshot
 from bot.ops.cache import Fresh
+from bot.ops.provider_metrics import ProviderCollector, ProviderHealth
 from bot.rules.costs import MICROS
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,10 @@ class Metrics:
             "Discord API requests answered with 429 Too Many Requests.",
             registry=self.registry,
         )
+
+    def watch_providers(self, health: ProviderHealth) -> None:
+        """Export each configured provider's state (``ProviderSet.health``) per provider."""
+        self.registry.register(ProviderCollector(health))
 
     def job_refused(self, reason: str) -> None:
         """Count a job refused at ``/video`` (``quota``, ``budget``, ``blocked``...)."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -32,6 +32,7 @@ from aiohttp import web
 from bot.db import Store
 from bot.ops.cache import Fresh
 from bot.ops.metrics import CONTENT_TYPE, Metrics
+from bot.ops.provider_metrics import ProviderHealth
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,10 @@ class HealthChecks:
         session: aiohttp.ClientSession,
         provider_url: str,
         provider_timeout: float,
+        providers: ProviderHealth | None = None,
     ) -> None:
         self.connected = connected
+        self.providers = providers  # each configured provider's breaker, when several
         self.store = store
         self.session = session
         self.provider_url = provider_url
@@ -72,7 +75,10 @@ class HealthChecks:
         """Every check, the slow ones concurrently."""
         database, provider = await asyncio.gather(self.database(), self.provider())
         gateway = Check(True) if self.connected() else Check(False, "not connected to Discord")
-        return {"gateway": gateway, "database": database, "provider": provider}
+        checks = {"gateway": gateway, "database": database, "provider": provider}
+        if self.providers is not None:
+            checks["providers"] = providers_check(self.providers())
+        return checks
 
     async def database(self) -> Check:
         """Whether a small write commits within a few seconds, started after this call.
@@ -124,6 +130,19 @@ class HealthChecks:
         if status >= 500:
             return Check(False, f"answered HTTP {status}", _ms(started))
         return Check(True, f"HTTP {status}", _ms(started))
+
+
+def providers_check(health: Mapping[str, Mapping[str, Any]]) -> Check:
+    """Fails only when every provider is being skipped; names the skipped ones."""
+    skipped = [
+        f"{name} skipped (retry in {state.get('retry_in', 0):g}s)"
+        for name, state in health.items()
+        if not state.get("ok")
+    ]
+    ok = len(skipped) < len(health)
+    taking = [name for name, state in health.items() if state.get("ok")]
+    detail = "; ".join([*(["taking jobs: " + ", ".join(taking)] if taking else []), *skipped])
+    return Check(ok, detail)
 
 
 def _ms(started: float) -> float:

@@ -59,9 +59,13 @@ class VideoRequest:
 
 @dataclass(frozen=True, slots=True)
 class Submitted:
-    """The provider accepted the job; ``task_id`` lets it be resumed after a restart."""
+    """The provider accepted the job; ``task_id`` lets it be resumed after a restart.
+
+    ``provider`` names which configured provider took it, when there are several.
+    """
 
     task_id: str
+    provider: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,17 @@
-"""Build the configured provider."""
+"""Build the configured provider, or every configured provider as one set."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from bot.config import ProviderSettings
 from bot.providers.base import Provider
+
+if TYPE_CHECKING:
+    from bot.providers.registry import ProviderSet
 
 
 def make_provider(
@@ -35,3 +41,14 @@ def make_provider(
     from bot.providers.videos import VideosProvider
 
     return VideosProvider(session, settings)
+
+
+def make_providers(
+    session: aiohttp.ClientSession,
+    providers: Sequence[ProviderSettings],
+    **breaker: Any,
+) -> ProviderSet:
+    """Every configured provider (``Settings.all_providers``) as one :class:`ProviderSet`."""
+    from bot.providers.registry import ProviderSet
+
+    return ProviderSet.of(((s, make_provider(session, s)) for s in providers), **breaker)

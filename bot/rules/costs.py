@@ -93,9 +93,15 @@ class RuleTable:
         """Whether a rule sets ``model``'s base (by name, or by ``*``)."""
         return self.wildcard or model.lower() in self.bases
 
-    def amount(self, model: str, duration: int, hd: bool) -> Fraction:
-        """The exact value for one job, before rounding (and before x seconds for prices)."""
-        value = self.bases.get(model.lower(), self.default)
+    def amount(
+        self, model: str, duration: int, hd: bool, *, fallback: Fraction | None = None
+    ) -> Fraction:
+        """The exact value for one job, before rounding (and before x seconds for prices).
+
+        ``fallback`` is the base of a model no rule names, instead of the ``*`` default.
+        """
+        default = self.default if fallback is None else fallback
+        value = self.bases.get(model.lower(), default)
         applied = [self.hd] if hd else []
         if duration in self.durations:
             applied.append(self.durations[duration])
@@ -137,6 +143,14 @@ class PriceTable:
     rules: RuleTable = field(
         default_factory=lambda: RuleTable.parse(DEFAULT_PRICES, name="", default=Fraction(0))
     )
+    # Per-second prices read from a provider's catalogue (OpenRouter's pricing_skus):
+    # they price the models the table does not name, ahead of its ``*`` default.
+    catalogue: dict[str, Fraction] = field(default_factory=dict, compare=False)
+
+    def learn(self, prices: Mapping[str, object]) -> None:
+        """Remember catalogue prices per second (Decimal, str or number) by model name."""
+        for model, price in prices.items():
+            self.catalogue[model.lower()] = Fraction(str(price))
 
     @classmethod
     def parse(cls, text: str, name: str = "PRICE_PER_SECOND") -> PriceTable:
@@ -151,11 +165,17 @@ class PriceTable:
         """
         if models is None:
             return [] if self.rules.wildcard else ["*"]
-        return [m for m in dict.fromkeys(models) if not self.rules.names(m)]
+        return [
+            m
+            for m in dict.fromkeys(models)
+            if not self.rules.names(m) and m.lower() not in self.catalogue
+        ]
 
     def micros(self, model: str, duration: int, hd: bool) -> int:
         """The estimated price of one job in millionths of the currency unit."""
-        return max(0, round(self.rules.amount(model, duration, hd) * duration * MICROS))
+        listed = self.catalogue.get(model.lower())
+        amount = self.rules.amount(model, duration, hd, fallback=listed)
+        return max(0, round(amount * duration * MICROS))
 
 
 def parse_money(raw: str, name: str) -> int:

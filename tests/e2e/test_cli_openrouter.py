@@ -84,7 +84,10 @@ async def test_wrong_size_photo_becomes_a_video(photo: Path, tmp_path: Path) -> 
     entry = submitted(fake)
     assert entry["frame_size"] == (720, 1280)  # fitted to portrait 9:16
     assert entry["json"]["model"] == "google/veo-3.1"  # this protocol's default model
-    assert entry["json"]["duration"] == 8 and entry["json"]["aspect_ratio"] == "9:16"
+    # The catalogue was read first: its shortest duration, its 720p step.
+    assert fake.recorder.count("GET", SUBMIT + "/models") == 1
+    assert entry["json"]["duration"] == 4 and entry["json"]["aspect_ratio"] == "9:16"
+    assert entry["json"]["resolution"] == "720p"
     assert KEY not in result.stderr + result.stdout
 
 
@@ -104,10 +107,11 @@ async def test_refused_duration_is_one_clear_line(photo: Path, tmp_path: Path) -
     async with FakeProvider("openrouter", fast()) as fake:
         result = await generate(
             fake.url, "--image", str(photo), "--prompt", "x", "--orientation", "landscape",
-            cwd=tmp_path, PROVIDER_MODEL="acme/widescreen",
+            "--duration", "8", cwd=tmp_path, PROVIDER_MODEL="acme/widescreen",
         )  # fmt: skip
     assert result.code == 1 and result.stdout == ""
     assert result.last_err.startswith("error: ")
-    assert "Unsupported duration 8" in result.last_err
+    # The catalogue says what the model makes: refused before anything is sent.
+    assert "acme/widescreen cannot make 8s videos; choose one of: 5s, 10s" in result.last_err
     assert "Traceback" not in result.stderr
     assert fake.recorder.submissions == 0

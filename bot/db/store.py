@@ -43,11 +43,12 @@ from bot.db.models import (
 )
 from bot.db.reads import JobReads
 from bot.db.reports import ReportStore
+from bot.db.series import SeriesStore
 
 log = logging.getLogger(__name__)
 
 
-class Store(BillingStore, GuildStore, ReportStore, JobReads):
+class Store(BillingStore, GuildStore, ReportStore, JobReads, SeriesStore):
     """Jobs and credits in one SQLite file. Create it with ``async with Store.open(path)``.
 
     The server and member settings, audit log, stats and metrics live in the

@@ -358,3 +358,16 @@ def provider_set(settings: Settings, provider: Provider) -> ProviderSet:
     if isinstance(provider, ProviderSet):
         return provider
     return ProviderSet.of([(settings.provider, provider)])
+
+
+def result_origin(provider: Provider, url: str | None, default: str) -> str:
+    """The configured provider origin ``url`` is on (to trust its result link), else ``default``.
+
+    With several providers a result link may sit on the backup's own origin.
+    """
+    if isinstance(provider, ProviderSet) and url:
+        for member in provider.members:
+            base = member.settings.base_url.rstrip("/")
+            if url == base or url.startswith(base + "/"):
+                return base
+    return default

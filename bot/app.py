@@ -23,6 +23,8 @@ from bot.ops.server import HealthChecks, WebServer
 from bot.providers.base import Provider
 from bot.providers.registry import provider_set
 from bot.rules.access import may_manage
+from bot.rules.policy import guild_allowed
+from bot.ui import admin_text
 from bot.ui.buttons import CancelButton, RetryButton
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,8 @@ class SoraBot(commands.Bot):
         self._heartbeat_path = health.heartbeat_path(settings.database_path)
         self.metrics = metrics
         self.web: WebServer | None = None
+        self._refusals: set[asyncio.Task[None]] = set()
+        self._install_server_gate()
 
     async def setup_hook(self) -> None:
         """Load the listed extensions, install the error handler, sync commands if changed."""
@@ -95,6 +99,7 @@ class SoraBot(commands.Bot):
             except commands.ExtensionError:
                 log.exception("could not load %s", extension)
                 raise
+        self._warn_if_open()
         self.add_dynamic_items(CancelButton, RetryButton)
         await self.sync_commands()
         self.heartbeat.start()
@@ -170,6 +175,88 @@ class SoraBot(commands.Bot):
     async def on_job_retry(self, interaction: discord.Interaction, job_id: int) -> None:
         """The Retry button: the usual `/video` flow with the failed job's image and options."""
         await self.jobs.retry(interaction, job_id)
+
+    # ------------------------------------------------------------ allowed servers
+
+    def serves(self, guild_id: int | None) -> bool:
+        """Whether the bot serves ``guild_id`` (``ALLOWED_GUILD_IDS``; ``None``: not a server)."""
+        return guild_allowed(self.settings.allowed_guild_ids, guild_id)
+
+    def _install_server_gate(self) -> None:
+        """Refuse every interaction from a server not served, before discord.py routes it.
+
+        The command tree's ``interaction_check`` would see slash commands only:
+        discord.py hands component clicks (the persistent ``DynamicItem``
+        buttons) to its view store without it. The INTERACTION_CREATE parser is
+        the one place commands, autocomplete, buttons and modals all pass, so
+        the gate wraps it. It fails at start, loudly, should discord.py rename it.
+        """
+        parsers = self._connection.parsers
+        route = parsers["INTERACTION_CREATE"]
+
+        def gate(data: dict[str, Any]) -> None:
+            raw = data.get("guild_id")
+            if self.serves(None if raw is None else int(raw)):
+                route(data)
+                return
+            interaction: discord.Interaction[Any] = discord.Interaction(
+                data=data,  # type: ignore[arg-type]
+                state=self._connection,
+            )
+            task = asyncio.create_task(self._refuse_server(interaction), name="refuse-server")
+            self._refusals.add(task)
+            task.add_done_callback(self._refusals.discard)
+
+        parsers["INTERACTION_CREATE"] = gate
+
+    async def _refuse_server(self, interaction: discord.Interaction) -> None:
+        """Answer an interaction from a server not served: no command or button runs."""
+        log.warning(
+            "refused %s of user %s in server %s: not in ALLOWED_GUILD_IDS",
+            interaction.type.name,
+            interaction.user.id,
+            interaction.guild_id,
+        )
+        try:
+            if interaction.type is discord.InteractionType.autocomplete:
+                await interaction.response.autocomplete([])
+            else:
+                await interaction.response.send_message(admin_text.NOT_SERVED, ephemeral=True)
+        except discord.HTTPException as exc:
+            log.warning(
+                "could not answer an interaction from server %s: %s", interaction.guild_id, exc
+            )
+
+    async def _leave_unless_served(self, guild: discord.Guild, why: str) -> None:
+        if self.serves(guild.id):
+            return
+        log.warning(
+            "leaving server %s %r (%s): not in ALLOWED_GUILD_IDS", guild.id, guild.name, why
+        )
+        try:
+            await guild.leave()
+        except discord.HTTPException as exc:
+            log.error("could not leave server %s: %s", guild.id, exc)
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        """Someone added the bot to a server: leave it unless it is allowed."""
+        await self._leave_unless_served(guild, "just added")
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        """A server the bot is in, at start or after an outage: leave it unless it is allowed."""
+        await self._leave_unless_served(guild, "already in it")
+
+    def _warn_if_open(self) -> None:
+        allowed = self.settings.allowed_guild_ids
+        if allowed:
+            log.info("serving %d allowed server(s) (ALLOWED_GUILD_IDS)", len(allowed))
+            return
+        log.warning(
+            "ALLOWED_GUILD_IDS is empty: the bot serves ANY server that adds it, and that "
+            "server's managers can use /video-admin there. Set ALLOWED_GUILD_IDS to your "
+            "server ids (comma-separated) and turn off Public Bot in the Discord Developer "
+            "Portal (Bot tab) so strangers cannot add it"
+        )
 
     async def on_ready(self) -> None:
         """Log who we are once connected."""

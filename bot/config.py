@@ -313,6 +313,14 @@ class Settings:
     public_base_url: str | None = None
     hook_host: str = "0.0.0.0"
     hook_port: int = 8090
+    # Which servers the bot serves (empty: any) and the ceilings of what their
+    # managers may set; see README "Operator's toolkit". ``None`` ceilings follow
+    # the bot-wide setting (see the ``*_ceiling`` properties).
+    allowed_guild_ids: tuple[int, ...] = ()
+    server_max_daily_limit: int | None = None
+    server_max_extra_credits: int = 0
+    server_max_budget_credits: int | None = None
+    server_max_budget_micros: int | None = None
     # Several providers (PROVIDERS), in order of preference; empty: just ``provider``.
     providers: tuple[ProviderSettings, ...] = ()
 
@@ -321,6 +329,23 @@ class Settings:
         """Every configured provider, the preferred first."""
         return self.providers or (self.provider,)
 
+    @property
+    def daily_limit_ceiling(self) -> int:
+        """Most daily credits a server may give a member, role or itself (``QUOTA_PER_DAY``)."""
+        ceiling = self.server_max_daily_limit
+        return self.quota_per_day if ceiling is None else ceiling
+
+    @property
+    def budget_credits_ceiling(self) -> int | None:
+        """Most credits a server's own daily budget may be (``None``: no ceiling)."""
+        ceiling = self.server_max_budget_credits
+        return self.budget_server_daily_credits if ceiling is None else ceiling
+
+    @property
+    def budget_micros_ceiling(self) -> int | None:
+        """Most money (micros) a server's own daily budget may be (``None``: no ceiling)."""
+        ceiling = self.server_max_budget_micros
+        return self.budget_server_daily_micros if ceiling is None else ceiling
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -328,13 +353,7 @@ class Settings:
         source = os.environ if environ is None else environ
         env = _Env(source)
         token = env.text("DISCORD_TOKEN")
-        guild_ids: list[int] = []
-        for raw in env.csv("DISCORD_GUILD_IDS"):
-            if not raw.isdigit():
-                raise ConfigError(
-                    f"DISCORD_GUILD_IDS must be comma-separated server ids (got {raw!r})"
-                )
-            guild_ids.append(int(raw))
+        guild_ids = env.ids("DISCORD_GUILD_IDS", "server ids")
         api_base = env.optional("DISCORD_API_BASE_URL")
         if api_base:
             api_base = api_base.rstrip("/")
@@ -350,7 +369,7 @@ class Settings:
             providers=providers if len(providers) > 1 else (),
             database_path=env.text("DATABASE_PATH", "data/sora-bot.sqlite3"),
             quota_per_day=env.integer("QUOTA_PER_DAY", 3),
-            guild_ids=tuple(guild_ids),
+            guild_ids=guild_ids,
             max_concurrent_jobs=env.integer("JOBS_MAX_CONCURRENT", 3, minimum=1, maximum=1000),
             max_jobs_per_user=env.integer("JOBS_MAX_PER_USER", 1, minimum=1, maximum=100),
             prompt_max_length=env.integer("PROMPT_MAX_LENGTH", 1000, minimum=1, maximum=4000),
@@ -362,7 +381,26 @@ class Settings:
             discord_gateway_url=gateway,
             **_operator_settings(env, providers),
             **_push_settings(env),
+            **_server_settings(env, guild_ids),
         )
+
+
+def _server_settings(env: _Env, guild_ids: tuple[int, ...]) -> dict[str, Any]:
+    """Which servers the bot serves, and the ceilings of what their managers may set."""
+    allowed = env.ids("ALLOWED_GUILD_IDS", "server ids")
+    stray = [g for g in guild_ids if allowed and g not in allowed]
+    if stray:
+        raise ConfigError(
+            f"DISCORD_GUILD_IDS lists server {stray[0]}, which is not in ALLOWED_GUILD_IDS "
+            "(its commands would be refused there): add it to ALLOWED_GUILD_IDS or remove it"
+        )
+    return {
+        "allowed_guild_ids": allowed,
+        "server_max_daily_limit": env.optional_integer("SERVER_MAX_DAILY_LIMIT"),
+        "server_max_extra_credits": env.integer("SERVER_MAX_EXTRA_CREDITS", 0),
+        "server_max_budget_credits": env.optional_integer("SERVER_MAX_BUDGET_CREDITS"),
+        "server_max_budget_micros": env.money("SERVER_MAX_BUDGET_MONEY"),
+    }
 
 
 def _push_settings(env: _Env) -> dict[str, Any]:

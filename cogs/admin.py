@@ -91,9 +91,11 @@ class AdminCog(
         )
         await self._reply(interaction, text)
 
-    @app_commands.command(name="reset", description="Give a member back today's used credits")
+    @app_commands.command(
+        name="reset", description="Give a member back the credits they used here today"
+    )
     async def reset(self, interaction: discord.Interaction, member: discord.Member) -> None:
-        """Reset the member's usage for today (UTC)."""
+        """Give back what the member used today (UTC) on videos made in this server."""
         text = await self.admin.reset(_guild(interaction), interaction.user.id, member.id)
         await self._reply(interaction, text)
 

@@ -16,10 +16,10 @@ from typing import Literal
 from bot.config import Settings
 from bot.db import Store
 from bot.db.guild_models import Spend
-from bot.db.guilds import GuildColumn
+from bot.db.guilds import CeilingExceeded, GuildColumn
 from bot.errors import UserError
 from bot.jobs.admission import credits, standing
-from bot.rules.costs import RuleError, parse_money
+from bot.rules.costs import RuleError, format_money, parse_money
 from bot.rules.policy import server_budget
 from bot.ui import admin_text
 
@@ -27,7 +27,13 @@ log = logging.getLogger(__name__)
 
 
 class AdminService:
-    """The actions of `/video-admin` in one server, on behalf of ``actor_id``."""
+    """The actions of `/video-admin` in one server, on behalf of ``actor_id``.
+
+    Nothing a server sets may pass the operator's ceilings (``SERVER_MAX_*``),
+    whoever sets it (bot owners included: they change the environment
+    instead); :mod:`bot.rules.policy` holds stored values to them again when
+    they are used.
+    """
 
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
@@ -37,6 +43,7 @@ class AdminService:
         self, guild_id: int, actor_id: int, member_id: int, limit: int | None, roles: Sequence[int]
     ) -> str:
         """Set or remove a member's own daily limit; shows what now applies."""
+        self._check_limit(limit)
         await self.store.set_member_limit(guild_id, member_id, limit, actor_id=actor_id)
         now = await self.member_info(guild_id, member_id, roles)
         done = "Removed the member's own limit." if limit is None else "Limit set."
@@ -46,7 +53,15 @@ class AdminService:
         """Grant (positive) or remove (negative) extra credits."""
         if delta == 0:
             raise UserError("Give a number of credits to add (or, with a minus sign, remove).")
-        balance = await self.store.add_extra_credits(guild_id, member_id, delta, actor_id=actor_id)
+        ceiling = self.settings.server_max_extra_credits
+        try:
+            balance = await self.store.add_extra_credits(
+                guild_id, member_id, delta, actor_id=actor_id, max_balance=ceiling
+            )
+        except CeilingExceeded as exc:
+            raise UserError(
+                admin_text.extra_ceiling_text(member_id, exc.balance, exc.ceiling)
+            ) from None
         verb = "Added" if delta > 0 else "Removed"
         return (
             f"{verb} {credits(abs(delta))} for <@{member_id}>; they now have "
@@ -54,11 +69,14 @@ class AdminService:
         )
 
     async def reset(self, guild_id: int, actor_id: int, member_id: int) -> str:
-        """Forgive the member's credits used today."""
+        """Forgive the credits the member used today on videos made in this server."""
         forgiven = await self.store.reset_usage(guild_id, member_id, actor_id=actor_id)
         if not forgiven:
-            return f"<@{member_id}> has no used credits to reset today."
-        return f"Reset: <@{member_id}> got back {credits(forgiven)} for today."
+            return f"<@{member_id}> has no credits used in this server to reset today."
+        return (
+            f"Reset: <@{member_id}> got back {credits(forgiven)} for today "
+            "(used on videos made in this server)."
+        )
 
     async def block(
         self, guild_id: int, actor_id: int, member_id: int, blocked: bool, reason: str | None
@@ -75,6 +93,7 @@ class AdminService:
 
     async def server_limit(self, guild_id: int, actor_id: int, limit: int | None) -> str:
         """Set or clear the server's default daily limit."""
+        self._check_limit(limit)
         await self.store.set_guild_value(guild_id, "daily_limit", limit, actor_id=actor_id)
         if limit is None:
             return (
@@ -89,6 +108,7 @@ class AdminService:
         self, guild_id: int, actor_id: int, role_id: int, limit: int | None
     ) -> str:
         """Set or clear a role's daily limit."""
+        self._check_limit(limit)
         await self.store.set_role_limit(guild_id, role_id, limit, actor_id=actor_id)
         if limit is None:
             return f"Removed the daily limit of <@&{role_id}>."
@@ -122,6 +142,7 @@ class AdminService:
                 micros = parse_money(money, "money")
             except RuleError:
                 raise UserError(f"`{money[:20]}` is not an amount like 20 or 7.50.") from None
+        self._check_budget(credit_cap, micros)
         if credit_cap is not None:
             await self.store.set_guild_value(
                 guild_id, "budget_credits", credit_cap, actor_id=actor_id
@@ -129,6 +150,24 @@ class AdminService:
         if micros is not None:
             await self.store.set_guild_value(guild_id, "budget_micros", micros, actor_id=actor_id)
         return await self.budget_text(guild_id, "Budget set.")
+
+    def _check_limit(self, limit: int | None) -> None:
+        ceiling = self.settings.daily_limit_ceiling
+        if limit is not None and limit > ceiling:
+            raise UserError(admin_text.limit_ceiling_text(ceiling))
+
+    def _check_budget(self, credit_cap: int | None, micros: int | None) -> None:
+        """Both caps are checked before either is written: a refusal changes nothing."""
+        settings = self.settings
+        most = settings.budget_credits_ceiling
+        if credit_cap is not None and most is not None and credit_cap > most:
+            raise UserError(
+                admin_text.budget_ceiling_text(credits(most), "SERVER_MAX_BUDGET_CREDITS")
+            )
+        most = settings.budget_micros_ceiling
+        if micros is not None and most is not None and micros > most:
+            shown = format_money(most, settings.currency)
+            raise UserError(admin_text.budget_ceiling_text(shown, "SERVER_MAX_BUDGET_MONEY"))
 
     async def clear_budget(self, guild_id: int, actor_id: int) -> str:
         """Back to the settings' default caps for servers."""

@@ -25,6 +25,20 @@ from bot.db.models import from_epoch, quota_day, utc
 log = logging.getLogger(__name__)
 
 GuildColumn = Literal["daily_limit", "budget_credits", "budget_micros"]
+
+
+class CeilingExceeded(Exception):
+    """An addition would pass the operator's ceiling; nothing was written.
+
+    ``balance`` is the value before the change, ``ceiling`` the most allowed.
+    """
+
+    def __init__(self, balance: int, ceiling: int) -> None:
+        super().__init__(f"balance {balance} would pass the ceiling of {ceiling}")
+        self.balance = balance
+        self.ceiling = ceiling
+
+
 _GUILD_COLUMNS: tuple[GuildColumn, ...] = ("daily_limit", "budget_credits", "budget_micros")
 
 
@@ -138,11 +152,26 @@ class GuildStore(StoreBase):
             await _audit(conn, guild_id, actor_id, "member limit", user_id, {"limit": limit}, ts)
 
     async def add_extra_credits(
-        self, guild_id: int, user_id: int, delta: int, *, actor_id: int, now: datetime | None = None
+        self,
+        guild_id: int,
+        user_id: int,
+        delta: int,
+        *,
+        actor_id: int,
+        now: datetime | None = None,
+        max_balance: int | None = None,
     ) -> int:
-        """Add (or, negative, remove) extra credits; never below zero. Returns the balance."""
+        """Add (or, negative, remove) extra credits; never below zero. Returns the balance.
+
+        With ``max_balance``, an addition that would leave the balance above it
+        raises :class:`CeilingExceeded` and writes nothing (removals always pass).
+        """
         ts = utc(now).timestamp()
         async with self._transaction() as conn:
+            if max_balance is not None and delta > 0:
+                balance = await self._scalar(oq.EXTRA_CREDITS, (guild_id, user_id))
+                if balance + delta > max_balance:
+                    raise CeilingExceeded(balance, max_balance)
             await conn.execute(oq.UPSERT_MEMBER, (guild_id, user_id, ts))
             balance = await self._scalar(oq.ADD_EXTRA, (delta, guild_id, user_id))
             details = {"delta": delta, "balance": balance}
@@ -174,17 +203,25 @@ class GuildStore(StoreBase):
     async def reset_usage(
         self, guild_id: int, user_id: int, *, actor_id: int, now: datetime | None = None
     ) -> int:
-        """Forgive the member's credits used today; returns how many were forgiven.
+        """Forgive the credits the member used today on jobs made in ``guild_id``.
 
-        Credits still held by the member's unfinished jobs stay counted: if such
-        a job fails later, its refund brings the count back to zero, not below.
+        Returns how many were forgiven. Usage from other servers is never
+        touched (a server's managers decide for their own server only), nor
+        what an earlier reset there already forgave. Credits still held by
+        unfinished jobs stay counted: if such a job fails later, its refund
+        brings the count back to zero, not below.
         """
         at = utc(now)
         day, ts = quota_day(at), at.timestamp()
+        here = {"user": user_id, "day": day, "guild": guild_id}
         async with self._transaction() as conn:
-            used = await self._scalar(queries.USED_ON_DAY, {"user": user_id, "day": day})
-            held = await self._scalar(oq.HELD_ON_DAY, (user_id, day))
-            forgiven = max(used - held, 0)
+            used = await self._scalar(oq.USED_IN_GUILD_ON_DAY, here)
+            held = await self._scalar(oq.HELD_IN_GUILD_ON_DAY, here)
+            before = await self._scalar(oq.FORGIVEN_IN_GUILD_ON_DAY, here)
+            # Never below what every unfinished job holds, whatever older resets did.
+            total = await self._scalar(queries.USED_ON_DAY, here)
+            total_held = await self._scalar(oq.HELD_ON_DAY, here)
+            forgiven = max(min(used - held - before, total - total_held), 0)
             if forgiven:
                 await conn.execute(
                     oq.INSERT_ADJUSTMENT, (user_id, day, -forgiven, guild_id, actor_id, ts)

@@ -39,8 +39,12 @@ EXTRA_CREDITS: Final = (
     "SELECT extra_credits FROM member_settings WHERE guild_id = ? AND user_id = ?"
 )
 
+# The balance counts as at most the ceiling (SERVER_MAX_EXTRA_CREDITS, bound
+# first; NULL: none), so a balance stored above a ceiling lowered later drops
+# to it on first use rather than paying over and over.
 TAKE_EXTRA: Final = """
-UPDATE member_settings SET extra_credits = extra_credits - ?, updated_at = ?
+UPDATE member_settings SET
+    extra_credits = MIN(extra_credits, COALESCE(?, extra_credits)) - ?, updated_at = ?
 WHERE guild_id = ? AND user_id = ? AND extra_credits >= ?
 """
 
@@ -122,11 +126,33 @@ REMOVE_CHANNEL: Final = "DELETE FROM video_channels WHERE guild_id = ? AND chann
 
 CLEAR_CHANNELS: Final = "DELETE FROM video_channels WHERE guild_id = ?"
 
-# Credits a member's unfinished jobs of the day still hold on the daily ledger:
-# a reset forgives the rest, so a later refund of those jobs cannot go below zero.
+# A reset in a server acts on that server's jobs only (a member's usage counts
+# across every server the bot shares with them): what their jobs made there
+# still count on the day's ledger (reservations less refunds), what the
+# unfinished ones among them hold (kept, so a later refund of those jobs cannot
+# go below zero), and what earlier resets there forgave. Named parameters
+# :user, :day and :guild; the ledger is read by (user_id, day), then jobs by id.
+USED_IN_GUILD_ON_DAY: Final = """
+SELECT COALESCE(SUM(l.amount), 0) FROM ledger l JOIN jobs j ON j.id = l.job_id
+WHERE l.user_id = :user AND l.day = :day AND j.guild_id = :guild
+"""
+
+HELD_IN_GUILD_ON_DAY: Final = """
+SELECT COALESCE(SUM(l.amount), 0) FROM ledger l JOIN jobs j ON j.id = l.job_id
+WHERE l.user_id = :user AND l.day = :day AND l.kind = 'reserve' AND j.guild_id = :guild
+  AND j.status IN ('queued', 'submitted', 'running')
+"""
+
+FORGIVEN_IN_GUILD_ON_DAY: Final = """
+SELECT COALESCE(-SUM(amount), 0) FROM usage_adjustments
+WHERE user_id = :user AND day = :day AND guild_id = :guild
+"""
+
+# Every unfinished job's hold of the day, whatever its server: no reset may
+# take the member's total below it.
 HELD_ON_DAY: Final = """
 SELECT COALESCE(SUM(l.amount), 0) FROM ledger l JOIN jobs j ON j.id = l.job_id
-WHERE l.user_id = ? AND l.day = ? AND l.kind = 'reserve'
+WHERE l.user_id = :user AND l.day = :day AND l.kind = 'reserve'
   AND j.status IN ('queued', 'submitted', 'running')
 """
 

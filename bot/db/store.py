@@ -100,6 +100,7 @@ class Store(BillingStore, GuildStore, ReportStore, JobReads, SeriesStore):
         now: datetime | None = None,
         price_micros: int = 0,
         use_extra: bool = False,
+        max_extra: int | None = None,
         caps: Sequence[SpendCap] = (),
         refund_allowance: int = DEFAULT_REFUND_ALLOWANCE,
     ) -> Job:
@@ -113,7 +114,8 @@ class Store(BillingStore, GuildStore, ReportStore, JobReads, SeriesStore):
 
         The operator's options: ``price_micros`` is the job's estimated price;
         ``use_extra`` lets the member's extra credits in ``guild_id`` pay what
-        the day's allowance cannot (given back on a refund); each of ``caps``
+        the day's allowance cannot (given back on a refund), counting a balance
+        above ``max_extra`` as ``max_extra``; each of ``caps``
         raises :class:`~bot.db.errors.BudgetExceeded` when the day's jobs that
         count (still under way, or ever sent to the provider) plus this one
         would pass it. All are checked in the same transaction as the reservation.
@@ -139,6 +141,7 @@ class Store(BillingStore, GuildStore, ReportStore, JobReads, SeriesStore):
             extra = 0
             if use_extra and guild_id is not None:
                 extra = await self._scalar(oq.EXTRA_CREDITS, (guild_id, user_id))
+                extra = extra if max_extra is None else min(extra, max_extra)
             from_extra = _from_extra(used, cost, daily_limit, extra)
             if from_extra is None:
                 raise QuotaExceeded(used, daily_limit, next_reset(at), cost=cost, extra=extra)
@@ -174,7 +177,9 @@ class Store(BillingStore, GuildStore, ReportStore, JobReads, SeriesStore):
                 queries.INSERT_RESERVE, (job_id, user_id, day, cost - from_extra, ts)
             )
             if from_extra:
-                await conn.execute(oq.TAKE_EXTRA, (from_extra, ts, guild_id, user_id, from_extra))
+                await conn.execute(
+                    oq.TAKE_EXTRA, (max_extra, from_extra, ts, guild_id, user_id, from_extra)
+                )
             row = await self._one(queries.SELECT_JOB, (job_id,))
         assert row is not None  # inserted in the transaction that just committed
         log.info(

@@ -26,8 +26,9 @@ from bot.rules.policy import (
     Standing,
     channel_allowed,
     credits,
-    daily_limit,
+    member_limit,
     spend_caps,
+    usable_extra,
 )
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ async def admit(store: Store, settings: Settings, request: JobRequest, *, protoc
             )
         if not channel_allowed(snapshot.channels, request.channel_id, request.parent_channel_id):
             raise Refusal("channel", channels_message(snapshot.channels))
-        limit = daily_limit(snapshot, settings.quota_per_day).credits
+        limit = member_limit(snapshot, settings).credits
         use_extra, guild = True, snapshot.guild
     price = settings.price_table.micros(request.model.name, request.duration, request.hd)
     try:
@@ -77,6 +78,7 @@ async def admit(store: Store, settings: Settings, request: JobRequest, *, protoc
             max_running=settings.max_jobs_per_user,
             price_micros=price,
             use_extra=use_extra,
+            max_extra=settings.server_max_extra_credits,
             caps=spend_caps(settings, guild),
         )
     except QuotaExceeded as exc:
@@ -108,8 +110,9 @@ async def standing(
     extra, blocked = 0, False
     if guild_id is not None:
         snapshot = await store.policy_snapshot(guild_id, user_id, role_ids)
-        limit = daily_limit(snapshot, settings.quota_per_day)
-        extra, blocked = snapshot.member.extra_credits, snapshot.member.blocked
+        limit = member_limit(snapshot, settings)
+        extra = usable_extra(snapshot.member.extra_credits, settings)
+        blocked = snapshot.member.blocked
     usage = await store.usage(user_id, limit.credits, now=now)
     running = await store.running_count(user_id)
     return Standing(usage, limit, extra, running, blocked)

@@ -10,11 +10,17 @@ Precedence of a member's daily limit in a server (first that is set wins):
 
 Extra credits (``/video-admin credits``) come on top of whichever applies: they
 are spent only once the day's allowance is used up, and do not expire.
+
+The operator's ceilings (``SERVER_MAX_*``) bound every server-level setting
+here, when it is used: a limit, a balance or a budget stored above a ceiling
+counts as the ceiling, so lowering a ceiling takes effect at once, without
+touching what servers stored. The bot's own defaults are the operator's and
+are not clamped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,34 +33,72 @@ LimitSource = Literal["member", "role", "server", "bot"]
 
 @dataclass(frozen=True, slots=True)
 class ResolvedLimit:
-    """The daily limit that applies and why (``role_id`` for a role's limit)."""
+    """The daily limit that applies and why (``role_id`` for a role's limit).
+
+    ``capped`` is True when the server's setting was higher than the operator's
+    ceiling and ``credits`` is that ceiling.
+    """
 
     credits: int
     source: LimitSource
     role_id: int | None = None
+    capped: bool = False
 
     def describe(self) -> str:
         """Where the limit comes from, for admins and members."""
         if self.source == "member":
-            return "set for this member"
-        if self.source == "role":
-            return f"from the role <@&{self.role_id}>"
-        if self.source == "server":
-            return "this server's default"
-        return "the bot's default"
+            where = "set for this member"
+        elif self.source == "role":
+            where = f"from the role <@&{self.role_id}>"
+        elif self.source == "server":
+            where = "this server's default"
+        else:
+            return "the bot's default"
+        return f"{where}, capped at the bot's maximum" if self.capped else where
 
 
-def daily_limit(snapshot: PolicySnapshot, bot_default: int) -> ResolvedLimit:
-    """The member's daily limit in the snapshot's server, by the precedence above."""
+def daily_limit(
+    snapshot: PolicySnapshot, bot_default: int, ceiling: int | None = None
+) -> ResolvedLimit:
+    """The member's daily limit in the snapshot's server, by the precedence above.
+
+    A server-level limit (member, role or server) above ``ceiling`` counts as
+    ``ceiling`` (``SERVER_MAX_DAILY_LIMIT``; ``None``: no ceiling).
+    """
     if snapshot.member.daily_limit is not None:
-        return ResolvedLimit(snapshot.member.daily_limit, "member")
+        return _capped(ResolvedLimit(snapshot.member.daily_limit, "member"), ceiling)
     if snapshot.role_limits:
         # Most generous wins; on a tie the lowest role id, so the answer is stable.
         role_id, credits = max(snapshot.role_limits.items(), key=lambda kv: (kv[1], -kv[0]))
-        return ResolvedLimit(credits, "role", role_id)
+        return _capped(ResolvedLimit(credits, "role", role_id), ceiling)
     if snapshot.guild.daily_limit is not None:
-        return ResolvedLimit(snapshot.guild.daily_limit, "server")
+        return _capped(ResolvedLimit(snapshot.guild.daily_limit, "server"), ceiling)
     return ResolvedLimit(bot_default, "bot")
+
+
+def _capped(limit: ResolvedLimit, ceiling: int | None) -> ResolvedLimit:
+    if ceiling is None or limit.credits <= ceiling:
+        return limit
+    return ResolvedLimit(ceiling, limit.source, limit.role_id, capped=True)
+
+
+def member_limit(snapshot: PolicySnapshot, settings: Settings) -> ResolvedLimit:
+    """:func:`daily_limit` with the settings' default and ceiling."""
+    return daily_limit(snapshot, settings.quota_per_day, settings.daily_limit_ceiling)
+
+
+def usable_extra(balance: int, settings: Settings) -> int:
+    """The extra credits a member may spend: their balance, at most ``SERVER_MAX_EXTRA_CREDITS``."""
+    return max(min(balance, settings.server_max_extra_credits), 0)
+
+
+def guild_allowed(allowed: Collection[int], guild_id: int | None) -> bool:
+    """Whether the bot serves an interaction from ``guild_id`` (``ALLOWED_GUILD_IDS``).
+
+    Outside servers (``None``: DMs) always; in a server when the list is empty
+    (every server) or names it.
+    """
+    return guild_id is None or not allowed or guild_id in allowed
 
 
 def spend_caps(settings: Settings, guild: GuildSettings | None) -> tuple[SpendCap, ...]:
@@ -70,13 +114,25 @@ def spend_caps(settings: Settings, guild: GuildSettings | None) -> tuple[SpendCa
 
 
 def server_budget(settings: Settings, guild: GuildSettings) -> tuple[int | None, int | None]:
-    """A server's daily caps (credits, money in micros): its own, else the settings' default."""
+    """A server's daily caps (credits, money in micros): its own, else the settings' default.
+
+    A server's own cap above the operator's ceiling (``SERVER_MAX_BUDGET_*``)
+    counts as the ceiling.
+    """
     credits = guild.budget_credits
     micros = guild.budget_micros
     return (
-        settings.budget_server_daily_credits if credits is None else credits,
-        settings.budget_server_daily_micros if micros is None else micros,
+        settings.budget_server_daily_credits
+        if credits is None
+        else _at_most(credits, settings.budget_credits_ceiling),
+        settings.budget_server_daily_micros
+        if micros is None
+        else _at_most(micros, settings.budget_micros_ceiling),
     )
+
+
+def _at_most(value: int, ceiling: int | None) -> int:
+    return value if ceiling is None else min(value, ceiling)
 
 
 def channel_allowed(allowed: Iterable[int], channel_id: int, parent_id: int | None) -> bool:

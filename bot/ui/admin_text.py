@@ -111,3 +111,40 @@ def channels_text(channels: tuple[int, ...]) -> str:
     if not channels:
         return "`/video` is allowed in every channel of this server."
     return "`/video` is allowed only in: " + ", ".join(f"<#{c}>" for c in channels)
+
+
+def limit_ceiling_text(ceiling: int) -> str:
+    """Refusal of a daily limit above ``SERVER_MAX_DAILY_LIMIT``."""
+    return (
+        f"The bot's operator allows at most {credits(ceiling)} a day for a member, a role or "
+        "the server (`SERVER_MAX_DAILY_LIMIT`); only they can raise it. Nothing was changed."
+    )
+
+
+def extra_ceiling_text(member_id: int, balance: int, ceiling: int) -> str:
+    """Refusal of extra credits that would pass ``SERVER_MAX_EXTRA_CREDITS``."""
+    if ceiling == 0:
+        return (
+            "The bot's operator has turned extra credits off (`SERVER_MAX_EXTRA_CREDITS` is 0). "
+            "Nothing was changed."
+        )
+    room = max(ceiling - balance, 0)
+    return (
+        f"The bot's operator allows a member at most {ceiling} extra credits in a server "
+        f"(`SERVER_MAX_EXTRA_CREDITS`). <@{member_id}> has {balance}, so you can add at most "
+        f"{room}. Nothing was changed."
+    )
+
+
+def budget_ceiling_text(what: str, variable: str) -> str:
+    """Refusal of a server budget above ``SERVER_MAX_BUDGET_*`` (``what``: the ceiling)."""
+    return (
+        f"The bot's operator allows this server's daily budget at most {what} (`{variable}`); "
+        "only they can raise it. Nothing was changed."
+    )
+
+
+NOT_SERVED = (
+    "This bot is not available in this server: its operator runs it for their own servers "
+    "only. Nothing was done."
+)

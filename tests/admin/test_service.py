@@ -33,11 +33,22 @@ NOON = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 
 
 def make_settings(**overrides: Any) -> Settings:
-    """The bot's settings as tests use them: 3 credits a day, one bot owner."""
+    """The bot's settings as these tests use them: 3 credits a day, one bot owner.
+
+    The ceilings are generous here (10 credits a day, 10 extra credits) so that
+    each action is tested on its own; ``test_ceilings.py`` tests the ceilings.
+    """
     provider = ProviderSettings(
         protocol="generations", base_url="http://127.0.0.1:9", api_key="sk-unused"
     )
-    base = Settings(discord_token="t", provider=provider, quota_per_day=3, owner_ids=(ADMIN,))
+    base = Settings(
+        discord_token="t",
+        provider=provider,
+        quota_per_day=3,
+        owner_ids=(ADMIN,),
+        server_max_daily_limit=10,
+        server_max_extra_credits=10,
+    )
     return replace(base, **overrides)
 
 
@@ -140,7 +151,7 @@ async def test_reset_forgives_todays_used_credits_but_not_those_still_held(
     store: Store, service: AdminService
 ) -> None:
     nothing = await service.reset(GUILD, ADMIN, MEMBER)
-    assert nothing == f"<@{MEMBER}> has no used credits to reset today."
+    assert nothing == f"<@{MEMBER}> has no credits used in this server to reset today."
 
     done = await reserve(store, cost=2)
     assert await store.settle(done.id, "completed")
@@ -149,7 +160,9 @@ async def test_reset_forgives_todays_used_credits_but_not_those_still_held(
 
     text = await service.reset(GUILD, MOD, MEMBER)
 
-    assert text == f"Reset: <@{MEMBER}> got back 2 credits for today."
+    assert text == (
+        f"Reset: <@{MEMBER}> got back 2 credits for today (used on videos made in this server)."
+    )
     assert (await store.usage(MEMBER, 3)).used == 1
     rows = await audit_rows(store)
     assert [(actor, action, target, d["forgiven"]) for actor, action, target, d in rows] == [

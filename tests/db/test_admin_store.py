@@ -12,6 +12,7 @@ import pytest
 
 from bot.db import BudgetExceeded, Job, QuotaExceeded, SpendCap, Store
 from bot.db.guild_models import Spend
+from bot.db.guilds import CeilingExceeded
 
 Reserve = Callable[..., Awaitable[Job]]
 Args = Callable[..., dict[str, Any]]
@@ -206,3 +207,76 @@ async def test_many_concurrent_reservations_never_overshoot_a_cap(
     assert {type(r) for r in results if not isinstance(r, Job)} == {BudgetExceeded}
     assert count("jobs") == 3
     assert (await store.spend(10, now=reserve_args()["now"])).credits == 6
+
+
+async def test_reset_acts_only_on_the_jobs_made_in_its_own_server(
+    store: Store, reserve: Reserve, noon: datetime
+) -> None:
+    other = GUILD + 1
+    for guild in (GUILD, GUILD, other):
+        job = await reserve(guild_id=guild, daily_limit=9)
+        assert await store.settle(job.id, "completed", now=noon)
+    refunded = await reserve(guild_id=other, daily_limit=9)
+    assert await store.settle(refunded.id, "failed", now=noon)  # already given back
+    running = await reserve(guild_id=other, daily_limit=9)
+    assert (await store.usage(1, 9, now=noon)).used == 4
+
+    assert await store.reset_usage(other, 1, actor_id=ADMIN, now=noon) == 1
+    assert (await store.usage(1, 9, now=noon)).used == 3
+    # Nothing more there: the other server's two credits are not this server's to give.
+    assert await store.reset_usage(other, 1, actor_id=ADMIN, now=noon) == 0
+    assert await store.reset_usage(GUILD, 1, actor_id=ADMIN, now=noon) == 2
+    assert await store.reset_usage(GUILD, 1, actor_id=ADMIN, now=noon) == 0
+    assert (await store.usage(1, 9, now=noon)).used == 1  # the running job's credit
+    assert await store.settle(running.id, "failed", now=noon)
+    assert (await store.usage(1, 9, now=noon)).used == 0  # not below
+    forgiven = [dict(e.details)["forgiven"] for e in await store.audit_log(other)]
+    assert forgiven == [0, 1]  # newest first
+
+
+async def test_reset_never_takes_usage_below_what_unfinished_jobs_hold(
+    store: Store, reserve: Reserve, raw: Callable[[], Any], noon: datetime
+) -> None:
+    done = await reserve(daily_limit=9)
+    assert await store.settle(done.id, "completed", now=noon)
+    await reserve(guild_id=GUILD + 1, daily_limit=9)  # running elsewhere, holds 1
+    # An adjustment written elsewhere that already forgave more than that server used
+    # (as resets could before they were scoped to their server).
+    raw().execute(
+        "INSERT INTO usage_adjustments (user_id, day, amount, guild_id, actor_id, created_at) "
+        "VALUES (1, ?, -1, ?, ?, 0)",
+        (noon.date().isoformat(), GUILD + 2, ADMIN),
+    )
+    assert (await store.usage(1, 9, now=noon)).used == 1
+
+    assert await store.reset_usage(GUILD, 1, actor_id=ADMIN, now=noon) == 0
+    assert (await store.usage(1, 9, now=noon)).used == 1
+
+
+async def test_extra_credits_above_max_balance_are_refused_and_nothing_is_written(
+    store: Store, count: Callable[..., int]
+) -> None:
+    assert await store.add_extra_credits(GUILD, 1, 3, actor_id=ADMIN, max_balance=5) == 3
+    with pytest.raises(CeilingExceeded) as refused:
+        await store.add_extra_credits(GUILD, 1, 3, actor_id=ADMIN, max_balance=5)
+    assert (refused.value.balance, refused.value.ceiling) == (3, 5)
+    assert count("audit_log") == 1
+    assert (await store.member_settings(GUILD, 1)).extra_credits == 3
+    with pytest.raises(CeilingExceeded):  # a member with no row yet, ceiling 0
+        await store.add_extra_credits(GUILD, 2, 1, actor_id=ADMIN, max_balance=0)
+    assert await store.add_extra_credits(GUILD, 1, -1, actor_id=ADMIN, max_balance=0) == 2
+
+
+async def test_reserve_counts_extra_credits_above_max_extra_as_max_extra(
+    store: Store, reserve: Reserve, noon: datetime
+) -> None:
+    await store.add_extra_credits(GUILD, 1, 5, actor_id=ADMIN, now=noon)
+    first = await reserve(daily_limit=0, use_extra=True, max_extra=2)
+    # The balance stored above the ceiling drops to it on first use: 2 - 1.
+    assert (await store.member_settings(GUILD, 1)).extra_credits == 1
+    await reserve(daily_limit=0, use_extra=True, max_extra=2)
+    with pytest.raises(QuotaExceeded) as refused:
+        await reserve(daily_limit=0, use_extra=True, max_extra=2)
+    assert refused.value.extra == 0
+    assert await store.settle(first.id, "failed", now=noon)  # its extra credit comes back
+    assert (await store.member_settings(GUILD, 1)).extra_credits == 1

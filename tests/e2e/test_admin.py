@@ -9,10 +9,12 @@ from tests.support.harness import running_world
 from tests.support.operator import admin, answer, refused, video
 
 MANAGE_GUILD_TEXT = str(MANAGE_GUILD)
+# Ceilings above what these tests set (test_allowed_guilds.py tests the ceilings).
+GENEROUS = {"server_max_daily_limit": 10, "server_max_extra_credits": 10}
 
 
 async def test_group_is_for_server_managers_and_bot_owners(tmp_path: Path) -> None:
-    async with running_world(tmp_path) as world:
+    async with running_world(tmp_path, **GENEROUS) as world:
         fake = world.discord
         mods = fake.add_role("Mods", permissions=MANAGE_GUILD)
         mod = fake.add_user("mod")
@@ -63,7 +65,7 @@ async def test_member_limit_changes_quota_and_what_video_allows(tmp_path: Path) 
 
 
 async def test_role_limits_most_generous_wins_and_own_limit_beats_roles(tmp_path: Path) -> None:
-    async with running_world(tmp_path) as world:
+    async with running_world(tmp_path, **GENEROUS) as world:
         fake = world.discord
         supporters, vip = fake.add_role("Supporters"), fake.add_role("VIP")
         fake.give_role(fake.user, supporters)
@@ -88,7 +90,7 @@ async def test_role_limits_most_generous_wins_and_own_limit_beats_roles(tmp_path
 
 
 async def test_extra_credits_are_spent_after_the_daily_ones(tmp_path: Path) -> None:
-    async with running_world(tmp_path) as world, world.bot() as app:
+    async with running_world(tmp_path, **GENEROUS) as world, world.bot() as app:
         alice = app.discord.user
         await admin(app, "member-limit", member=alice, credits=0)
         assert "used all 0" in await refused(app, await video(app))

@@ -10,7 +10,15 @@ import pytest
 from bot.config import ConfigError, ProviderSettings, Settings
 from bot.db.guild_models import GuildSettings, MemberSettings, PolicySnapshot, SpendCap
 from bot.rules.costs import MICROS
-from bot.rules.policy import channel_allowed, daily_limit, server_budget, spend_caps
+from bot.rules.policy import (
+    channel_allowed,
+    daily_limit,
+    guild_allowed,
+    member_limit,
+    server_budget,
+    spend_caps,
+    usable_extra,
+)
 
 BASE_ENV = {
     "DISCORD_TOKEN": "t",
@@ -122,9 +130,94 @@ def test_operator_settings_defaults() -> None:
         ("HEALTH_PORT", "70000", "HEALTH_PORT must be at least 0 and at most 65535"),
         ("LOG_FORMAT", "xml", "LOG_FORMAT must be one of text, json"),
         ("BLOCKED_PROMPT_PATTERNS", "/(/", "BLOCKED_PROMPT_PATTERNS: "),
+        ("ALLOWED_GUILD_IDS", "1, my-server", "ALLOWED_GUILD_IDS must be comma-separated server"),
+        ("DISCORD_GUILD_IDS", "1,x", "DISCORD_GUILD_IDS must be comma-separated server ids"),
+        ("SERVER_MAX_DAILY_LIMIT", "-1", "SERVER_MAX_DAILY_LIMIT must be at least 0"),
+        ("SERVER_MAX_EXTRA_CREDITS", "many", "SERVER_MAX_EXTRA_CREDITS must be a whole number"),
+        ("SERVER_MAX_BUDGET_MONEY", "lots", "SERVER_MAX_BUDGET_MONEY must be an amount"),
     ],
 )
 def test_bad_operator_settings_name_the_variable(name: str, value: str, fragment: str) -> None:
     with pytest.raises(ConfigError) as raised:
         Settings.from_env({**BASE_ENV, name: value})
     assert fragment in str(raised.value)
+
+
+# ---------------------------------------------------------------- allowed servers and ceilings
+
+
+def test_ceilings_hold_server_level_limits_but_not_the_bots_default() -> None:
+    for own in (snapshot(member=9), snapshot(roles={10: 9}), snapshot(server=9)):
+        limit = daily_limit(own, 3, ceiling=4)
+        assert (limit.credits, limit.capped) == (4, True)
+        assert limit.describe().endswith(", capped at the bot's maximum")
+    under = daily_limit(snapshot(member=2, server=9), 3, ceiling=4)
+    assert (under.credits, under.capped, under.describe()) == (2, False, "set for this member")
+    # QUOTA_PER_DAY is the operator's own: a ceiling below it does not touch it.
+    assert daily_limit(snapshot(), 5, ceiling=4).credits == 5
+    # The capped role keeps its id (shown to admins).
+    assert daily_limit(snapshot(roles={10: 9}), 3, ceiling=4).role_id == 10
+
+
+def test_member_limit_uses_quota_per_day_as_the_default_ceiling() -> None:
+    assert member_limit(snapshot(member=50), settings(quota_per_day=3)).credits == 3
+    raised = settings(quota_per_day=3, server_max_daily_limit=20)
+    assert member_limit(snapshot(member=50), raised).credits == 20
+    assert member_limit(snapshot(member=0), raised).credits == 0
+
+
+def test_usable_extra_is_the_balance_held_to_its_ceiling() -> None:
+    assert usable_extra(7, settings()) == 0  # extra credits are off by default
+    assert usable_extra(7, settings(server_max_extra_credits=5)) == 5
+    assert usable_extra(2, settings(server_max_extra_credits=5)) == 2
+
+
+def test_server_budget_is_held_to_its_ceiling_and_the_default_is_the_ceiling() -> None:
+    default_caps = settings(budget_server_daily_credits=10, budget_server_daily_micros=MICROS)
+    assert default_caps.budget_credits_ceiling == 10
+    assert default_caps.budget_micros_ceiling == MICROS
+    over = GuildSettings(1, budget_credits=500, budget_micros=100 * MICROS)
+    assert server_budget(default_caps, over) == (10, MICROS)
+    assert server_budget(default_caps, GuildSettings(1, budget_credits=4)) == (4, MICROS)
+    # Without a default cap a server's own cap stands, unless a ceiling is set.
+    assert server_budget(settings(), over) == (500, 100 * MICROS)
+    ceiling = settings(server_max_budget_credits=50, server_max_budget_micros=2 * MICROS)
+    assert server_budget(ceiling, over) == (50, 2 * MICROS)
+    assert spend_caps(ceiling, over) == (SpendCap("server", 50, 2 * MICROS),)
+
+
+def test_guild_allowed() -> None:
+    assert guild_allowed((), 5)  # empty: every server
+    assert guild_allowed((5, 6), 5)
+    assert not guild_allowed((5, 6), 7)
+    assert guild_allowed((5,), None)  # outside servers (DMs)
+
+
+def test_allowed_servers_and_ceilings_are_read_from_the_environment() -> None:
+    defaults = Settings.from_env(BASE_ENV)
+    assert defaults.allowed_guild_ids == ()
+    assert (defaults.daily_limit_ceiling, defaults.server_max_extra_credits) == (3, 0)
+    assert (defaults.budget_credits_ceiling, defaults.budget_micros_ceiling) == (None, None)
+
+    got = Settings.from_env(
+        {
+            **BASE_ENV,
+            "QUOTA_PER_DAY": "2",
+            "DISCORD_GUILD_IDS": "11",
+            "ALLOWED_GUILD_IDS": "11, 12",
+            "BUDGET_SERVER_DAILY_CREDITS": "20",
+            "BUDGET_SERVER_DAILY_MONEY": "3",
+            "SERVER_MAX_DAILY_LIMIT": "6",
+            "SERVER_MAX_EXTRA_CREDITS": "4",
+            "SERVER_MAX_BUDGET_MONEY": "7.5",
+        }
+    )
+    assert (got.guild_ids, got.allowed_guild_ids) == ((11,), (11, 12))
+    assert (got.daily_limit_ceiling, got.server_max_extra_credits) == (6, 4)
+    assert (got.budget_credits_ceiling, got.budget_micros_ceiling) == (20, 7_500_000)
+
+
+def test_command_servers_must_be_allowed_servers() -> None:
+    env = {**BASE_ENV, "DISCORD_GUILD_IDS": "11,13", "ALLOWED_GUILD_IDS": "11,12"}
+    with pytest.raises(ConfigError, match="DISCORD_GUILD_IDS lists server 13, which is not in"):
+        Settings.from_env(env)

@@ -70,6 +70,19 @@ class Driver:
         intent = INTENT_GUILD_MESSAGES if msg.guild_id else INTENT_DIRECT_MESSAGES
         await self.gateway.dispatch("MESSAGE_DELETE", data, intent=intent)
 
+    async def join_guild(self, name: str, *, owner: FakeUser | None = None) -> FakeGuild:
+        """Someone adds the connected bot to a new guild: GUILD_CREATE as for a join.
+
+        Discord sends a joined guild's GUILD_CREATE without ``unavailable``
+        (that flag marks a guild coming back after an outage, or the lazy
+        loading after READY); discord.py reports it as ``on_guild_join``.
+        """
+        guild = self._fake.add_guild(name, owner=owner)
+        data = payloads.guild_create(guild, self.bot_user)
+        data.pop("unavailable", None)
+        await self.gateway.dispatch("GUILD_CREATE", data, intent=INTENT_GUILDS)
+        return guild
+
     async def forbid_channel(self, channel: FakeChannel, deny: int = SEND_MESSAGES) -> None:
         """Deny the bot ``deny`` (default Send Messages) in ``channel`` and tell the bot."""
         channel.bot_deny = deny

@@ -168,10 +168,11 @@ class Gateway:
         self.sessions[session.id] = session
         self._attach(conn, session)
         fake = self.fake
+        guilds = [g for g in fake.guilds if fake.in_guild(g)]  # not those the bot left
         ready = {
             "v": 10,
             "user": payloads.user(fake.bot_user),
-            "guilds": [{"id": str(g.id), "unavailable": True} for g in fake.guilds],
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
             "session_id": session.id,
             "session_type": "normal",
             "resume_gateway_url": fake.gateway_url,
@@ -188,7 +189,7 @@ class Gateway:
         if "shard" in data:
             ready["shard"] = data["shard"]
         await self._dispatch(session, "READY", ready)
-        for guild in fake.guilds:
+        for guild in guilds:
             await self._dispatch(
                 session, "GUILD_CREATE", payloads.guild_create(guild, fake.bot_user)
             )

@@ -1,8 +1,9 @@
-"""Bot-token routes about the application itself: login, gateway URL, commands."""
+"""Bot-token routes about the application itself: login, gateway URL, commands, leaving guilds."""
 
 from __future__ import annotations
 
 from . import errors, payloads
+from .gateway import INTENT_GUILDS
 from .http import Ctx, Reply, RouteDef, route
 
 ROUTES: list[RouteDef] = []
@@ -65,3 +66,18 @@ async def sync_guild(ctx: Ctx) -> Reply:
     """Bulk overwrite of a guild's commands (``tree.sync(guild=...)``)."""
     _check_app(ctx)
     return Reply(ctx.fake.commands.replace(_guild_id(ctx), ctx.json))
+
+
+@route(ROUTES, "DELETE", "/users/@me/guilds/{guild_id}")
+async def leave_guild(ctx: Ctx) -> Reply:
+    """The bot leaves a guild (``Guild.leave``): 204, then GUILD_DELETE without ``unavailable``.
+
+    A guild the bot is not in answers 404 / 10004, as Discord does.
+    """
+    fake = ctx.fake
+    guild = fake.find_guild(int(ctx.params["guild_id"]))
+    if guild is None or not fake.in_guild(guild):
+        raise errors.ApiError(404, 10004, "Unknown Guild")
+    guild.members = [m for m in guild.members if m.id != fake.bot_user.id]
+    await fake.gateway.dispatch("GUILD_DELETE", {"id": str(guild.id)}, intent=INTENT_GUILDS)
+    return Reply(None)

@@ -99,6 +99,10 @@ class World:
         """A user by id."""
         return self.users.get(user_id)
 
+    def in_guild(self, guild: FakeGuild) -> bool:
+        """Whether the bot is a member of ``guild`` (until it leaves it)."""
+        return any(m.id == self.bot_user.id for m in guild.members)
+
     def find_guild(self, guild_id: int | None) -> FakeGuild | None:
         """A guild by id."""
         return next((g for g in self.guilds if g.id == guild_id), None)

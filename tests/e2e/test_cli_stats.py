@@ -132,9 +132,7 @@ async def test_unwritable_path_is_a_clear_error(tmp_path: Path, database: Path) 
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where a directory should be")
 
-    result = await stats(
-        "--chart", str(blocker / "spend.png"), cwd=tmp_path, database=database
-    )
+    result = await stats("--chart", str(blocker / "spend.png"), cwd=tmp_path, database=database)
 
     assert result.code == 1
     assert result.stdout == ""

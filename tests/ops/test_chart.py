@@ -186,9 +186,7 @@ async def test_money_cap_is_drawn_only_when_set(store: Store) -> None:
     await seed(store)
 
     without = pixels(await stats_chart(store, guild_id=GUILD, now=NOW))
-    with_cap = pixels(
-        await stats_chart(store, guild_id=GUILD, now=NOW, money_cap_micros=3_000_000)
-    )
+    with_cap = pixels(await stats_chart(store, guild_id=GUILD, now=NOW, money_cap_micros=3_000_000))
 
     assert count_colour(without, chart.CAP_COLOUR) == 0
     # A dashed line across the panel, two pixels thick: hundreds of pixels.

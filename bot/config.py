@@ -313,6 +313,11 @@ class Settings:
     public_base_url: str | None = None
     hook_host: str = "0.0.0.0"
     hook_port: int = 8090
+    # Delivery and reconciliation: served videos (bot/media/served.py), the reconciler.
+    media_link_hours: float = 24.0
+    media_dir: str | None = None  # default: "media" beside the database file
+    media_max_bytes: int = 2 * 1024**3
+    reconcile_interval: float = 60.0
     # Which servers the bot serves (empty: any) and the ceilings of what their
     # managers may set; see README "Operator's toolkit". ``None`` ceilings follow
     # the bot-wide setting (see the ``*_ceiling`` properties).
@@ -404,7 +409,7 @@ def _server_settings(env: _Env, guild_ids: tuple[int, ...]) -> dict[str, Any]:
 
 
 def _push_settings(env: _Env) -> dict[str, Any]:
-    """``PUBLIC_BASE_URL`` (push completion on when set), ``HOOK_HOST`` and ``HOOK_PORT``."""
+    """``PUBLIC_BASE_URL`` (push completion and served videos), its listener, the reconciler."""
     public = env.optional("PUBLIC_BASE_URL")
     if public is not None:
         public = public.rstrip("/")
@@ -416,6 +421,10 @@ def _push_settings(env: _Env) -> dict[str, Any]:
         "public_base_url": public,
         "hook_host": env.text("HOOK_HOST", "0.0.0.0"),
         "hook_port": env.integer("HOOK_PORT", 8090, minimum=0, maximum=65535),
+        "media_link_hours": env.number("MEDIA_LINK_HOURS", 24.0, minimum=0.01),
+        "media_dir": env.optional("MEDIA_DIR"),
+        "media_max_bytes": env.integer("MEDIA_MAX_BYTES", 2 * 1024**3, minimum=0),
+        "reconcile_interval": env.number("RECONCILE_INTERVAL", 60.0, minimum=0.01),
     }
 
 

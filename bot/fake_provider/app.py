@@ -52,6 +52,10 @@ def build_app(
             raise web.HTTPNotFound()
         if scenario.expired_files is not None:  # a signed link past its expiry
             return web.Response(status=scenario.expired_files, text="Request has expired")
+        if scenario.files_redirect is not None:
+            raise web.HTTPFound(scenario.files_redirect)
+        if scenario.files_body is not None:
+            return web.Response(body=scenario.files_body, content_type="video/mp4")
         return web.FileResponse(SAMPLE_VIDEO, headers={"Content-Type": "video/mp4"})
 
     app.router.add_get("/files/{name}", files)

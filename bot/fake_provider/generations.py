@@ -80,7 +80,7 @@ def task_view(job: FakeJob, state: State, scenario: Scenario) -> dict[str, Any]:
         "data": None,
     }
     if state == "succeeded":
-        url = job.video_url
+        url = scenario.result_url_override or job.video_url
         where = scenario.url_field
         if where == "data.output":
             view["data"] = {"output": url}

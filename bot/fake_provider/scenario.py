@@ -41,6 +41,8 @@ class Scenario:
     cut_poll_at: int | None = None  # drop the connection mid-answer on each job's Nth status poll
     unknown_status: str | None = None  # task APIs: this status value instead of "running"
     expired_files: int | None = None  # /files/... answers this status (404, 403): the link expired
+    files_redirect: str | None = None  # /files/... redirects (302) here
+    files_body: bytes | None = None  # /files/... answers these bytes (labelled video/mp4)
     check_image_size: bool = True  # reject an input image whose size is not the video size
     # chat protocol quirks
     chat_style: ChatStyle = "gptproto"
@@ -51,6 +53,8 @@ class Scenario:
     # generations protocol quirks
     lowercase_status: bool = False  # "in_progress"/"succeeded" instead of upper case
     numeric_progress: bool = False  # progress as a number rather than "36%"
+    # The result URL handed out instead of the fake's own /files link (e.g. an internal host).
+    result_url_override: str | None = None
     url_field: Literal["data.output", "data.outputs", "output", "video_url", "url"] = "data.output"
     # videos protocol quirks
     content_json: bool = False  # /content answers JSON {"url"} instead of bytes

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from bot.db import Store, StoreError
@@ -33,7 +34,7 @@ async def settle(
     """End the job: ``completed`` keeps the credit, ``failed``/``cancelled`` refund it.
 
     Returns True when this call ended it, False when it had already ended, and
-    None when the database kept failing (it is reconciled on the next start).
+    None when the database kept failing (hand it to :class:`Unsettled`).
     A busy or failing database is retried a few times with a short backoff.
     """
     for attempt in range(TRIES):
@@ -42,7 +43,7 @@ async def settle(
         except StoreError as exc:
             log.warning("job %s: settling failed (%s), try %d", job_id, exc, attempt + 1)
             await asyncio.sleep(0.2 * 2**attempt)
-    log.error("job %s: could not be settled; it will be reconciled on restart", job_id)
+    log.error("job %s: could not be settled; it is left to the reconciler", job_id)
     return None
 
 
@@ -59,3 +60,51 @@ async def record(store: Store, job_id: int, *, critical: bool = False, **fields:
             log.warning("job %s: could not record %s: %s", job_id, sorted(fields), exc)
             if critical:
                 await asyncio.sleep(0.2 * 2**attempt)
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """A job's end the database would not take yet: what :func:`settle` was asked."""
+
+    job_id: int
+    status: FinalStatus
+    error: str | None = None
+    result_url: str | None = None
+    refund: bool = True
+
+
+class Unsettled:
+    """Settlements that failed every try; the reconciler retries them until they stick.
+
+    A job listed here has ended as far as its run is concerned (the member was
+    told): the reconciler must settle it as recorded, never resume it.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[int, Settlement] = {}
+
+    def __contains__(self, job_id: object) -> bool:
+        return job_id in self._pending
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def add(self, settlement: Settlement) -> None:
+        """Hand a settlement over (the first one for a job wins: a job ends once)."""
+        self._pending.setdefault(settlement.job_id, settlement)
+
+    async def retry(self, store: Store) -> int:
+        """Try each pending settlement once; returns how many stuck (ended or already final)."""
+        done = 0
+        for job_id, s in list(self._pending.items()):
+            try:
+                ended = await store.settle(
+                    job_id, s.status, error=s.error, result_url=s.result_url, refund=s.refund
+                )
+            except StoreError as exc:
+                log.warning("job %s: settling still fails (%s); will retry", job_id, exc)
+                continue
+            del self._pending[job_id]
+            done += 1
+            log.info("job %s: reconciled as %s%s", job_id, s.status, "" if ended else " (already)")
+        return done

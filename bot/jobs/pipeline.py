@@ -135,8 +135,14 @@ async def fetch_video(
     *,
     max_bytes: int,
     provider_url: str,
+    keep_oversize: bool = False,
 ) -> bool:
     """Put the finished mp4 at ``dest``; False (and nothing written) when over ``max_bytes``.
+
+    ``keep_oversize`` still writes a video the provider handed over itself (a file
+    or bytes: there is no link to fall back on) when it is over ``max_bytes``, so
+    the caller can deliver it another way; False then says it is at ``dest`` but
+    over the bound.
 
     A link is fetched only from a public host or the provider's own origin
     (``provider_url``), and only when it answers a video.
@@ -150,18 +156,18 @@ async def fetch_video(
     source = result.file
     if source is not None:  # downloaded by the provider: move it, never copy it
         try:
-            if source.stat().st_size > max_bytes:
-                return False
-            await _replace(dest, lambda part: shutil.move(source, part))
-            return True
+            fits = source.stat().st_size <= max_bytes
+            if fits or keep_oversize:
+                await _replace(dest, lambda part: shutil.move(source, part))
+            return fits
         finally:
             source.unlink(missing_ok=True)
     if result.content is not None:
         content = result.content
-        if len(content) > max_bytes:
-            return False
-        await _replace(dest, lambda part: part.write_bytes(content))
-        return True
+        fits = len(content) <= max_bytes
+        if fits or keep_oversize:
+            await _replace(dest, lambda part: part.write_bytes(content))
+        return fits
     assert result.url is not None
     try:
         await download_to_file(

@@ -22,14 +22,18 @@ import discord
 from bot.db import Job
 from bot.db.models import FinalStatus
 from bot.errors import BotError, user_message
-from bot.jobs import ledger, pipeline
+from bot.jobs import delivery, ledger, pipeline
 from bot.jobs.background import TaskSet
 from bot.jobs.context import RunContext
 from bot.jobs.request import JobRequest
-from bot.media.download import DownloadError, LinkExpired, is_http_url
 from bot.ops.logs import job_context
 from bot.providers.base import Completed, Event, VideoRequest
-from bot.providers.errors import ProviderAuthError, ProviderError, ProviderOutOfCredit
+from bot.providers.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderOutOfCredit,
+    ProviderTimeout,
+)
 from bot.ui.buttons import Buttons
 from bot.ui.messenger import DeliveryFailed, JobMessenger
 from bot.ui.progress import ProgressState, format_elapsed
@@ -205,44 +209,38 @@ class JobRun:
 
     async def _complete(self, result: Completed) -> None:
         self.show(ProgressState("finishing", 100.0, "fetching the video"))
-        if result.url is not None and not is_http_url(result.url):
-            log.warning("job %s: provider returned a non-http(s) link; refused", self.job.id)
-            await self._fail("The video service returned an invalid link.")
-            return
         with tempfile.TemporaryDirectory(prefix="sora-video-") as tmp:
-            video = Path(tmp) / f"sora-{self.job.id}.mp4"
+            dest = Path(tmp) / f"sora-{self.job.id}.mp4"
             try:
-                attached = await pipeline.fetch_video(
-                    self.ctx.session,
+                got = await delivery.prepare(
+                    self.ctx,
                     result,
-                    video,
-                    max_bytes=self.messenger.upload_limit,
-                    provider_url=self.ctx.media.base_url,
+                    dest,
+                    upload_limit=self.messenger.upload_limit,
+                    job_id=self.job.id,
                 )
-            except LinkExpired as exc:
-                log.warning("job %s: result link unusable: %s", self.job.id, exc)
-                await self._fail(
-                    "The finished video's link had expired before the bot could fetch it."
-                )
+            except delivery.Undeliverable as exc:  # never charged for a video it cannot get
+                await self._fail(exc.user_message)
                 return
-            except DownloadError as exc:  # a network hiccup: the link still goes out
-                log.warning("job %s: video not attached: %s", self.job.id, exc)
-                attached = False
-            await self._ending(self._completed(result, video if attached else None))
+            await self._ending(self._completed(result, got))
 
-    async def _completed(self, result: Completed, video: Path | None) -> None:
+    async def _completed(self, result: Completed, got: delivery.Delivery) -> None:
         """Keep the credit, then deliver the video (or its link)."""
         if not await self._settle("completed", result_url=result.url):
             return
         r = self.request
         elapsed = format_elapsed(self.elapsed)
+        hours = got.served_hours
+        note = f"\nThe link works for {hours:g} hours." if hours is not None else ""
 
         def render(with_file: bool) -> str:
             return success_message(
-                r.user_id, r.prompt, r.options, url=result.url, attached=with_file, elapsed=elapsed
-            )
+                r.user_id, r.prompt, r.options, url=got.url, attached=with_file, elapsed=elapsed
+            ) + ("" if with_file else note)
 
-        await self._final(render(video is not None), None, video, without_video=render(False))
+        await self._final(
+            render(got.video is not None), None, got.video, without_video=render(False)
+        )
         log.info("job %s completed in %s", self.job.id, elapsed)
 
     async def _ending(self, end: Coroutine[Any, Any, None]) -> None:
@@ -269,6 +267,8 @@ class JobRun:
             log.error("job %s: the provider refused the bot's account: %s", self.job.id, error)
         else:
             log.warning("job %s failed at the provider: %s", self.job.id, error)
+        if isinstance(error, ProviderTimeout):  # abandoned: stop it rendering (and billing) on
+            await self._cancel_at_provider()
         await self._fail(user_message(error) or CRASHED)
 
     async def _fail(self, reason: str) -> None:
@@ -318,6 +318,10 @@ class JobRun:
 
     async def _settle(self, status: FinalStatus, **fields: Any) -> bool:
         ended = await ledger.settle(self.ctx.store, self.job.id, status, **fields)
-        if ended is not None:
-            self._settled = True  # by this call or an earlier one: final either way
-        return bool(ended)
+        if ended is None:
+            # The database refused every try: the reconciler settles it as recorded here,
+            # and the member is told now rather than left with a job that seems to run.
+            self.ctx.unsettled.add(ledger.Settlement(self.job.id, status, **fields))
+            ended = True
+        self._settled = True  # by this call or an earlier one: final either way
+        return ended

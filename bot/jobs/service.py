@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from pathlib import Path
 
 import aiohttp
 import discord
@@ -24,9 +25,11 @@ from bot.jobs.admission import admit
 from bot.jobs.background import TaskSet
 from bot.jobs.context import RunContext
 from bot.jobs.member import for_member
+from bot.jobs.reconcile import Reconciler
 from bot.jobs.request import JobRequest, request_from_job
 from bot.jobs.run import JobRun
 from bot.jobs.slots import SlotQueue
+from bot.media.served import MediaStore
 from bot.providers.base import Provider
 from bot.providers.push import HookRegistry, HookServer, PushCapable
 from bot.providers.registry import resumes_here
@@ -75,18 +78,34 @@ class JobService:
             edits=self.edits,
             media=settings.provider,
             image_origins=tuple(filter(None, [settings.discord_api_base_url])),
+            served=_media_store(settings),
         )
         self.hooks: HookRegistry | None = None
         self.hook_server: HookServer | None = None
         if settings.public_base_url and isinstance(provider, PushCapable):
             self.hooks = HookRegistry(settings.public_base_url)
-            self.hook_server = HookServer(self.hooks, settings.hook_host, settings.hook_port)
             provider.use_hooks(self.hooks)
+        if settings.public_base_url:  # hook calls and/or videos too large for Discord
+            self.hook_server = HookServer(
+                self.hooks, settings.hook_host, settings.hook_port, media=self.context.served
+            )
+        served = self.context.served
+        self.reconciler = Reconciler(
+            store=store,
+            unsettled=self.context.unsettled,
+            live=lambda: self.runs,
+            resume=lambda ids: self.resume_unfinished(only=ids),
+            interval=settings.reconcile_interval,
+            chores=[served.purge] if served is not None else [],
+        )
 
     async def open(self) -> None:
-        """Open what the jobs need besides Discord: the push-hook listener, when enabled."""
+        """Open what the jobs need besides Discord: the public listener, the reconciler."""
+        if self.context.served is not None:
+            await asyncio.to_thread(self.context.served.open)
         if self.hook_server is not None:
             await self.hook_server.start()
+        self.reconciler.start()
 
     def ensure_accepting(self) -> None:
         """Refuse new work once shutdown has begun."""
@@ -205,12 +224,18 @@ class JobService:
 
     # ------------------------------------------------------------------ restarts
 
-    async def resume_unfinished(self) -> int:
-        """Carry on every job that had not ended when the bot stopped; returns how many."""
+    async def resume_unfinished(self, only: Collection[int] | None = None) -> int:
+        """Carry on every job that had not ended when the bot stopped; returns how many.
+
+        ``only`` limits it to those job ids (the reconciler's strays). A job a run
+        of this process owns, or whose settlement waits for the reconciler, is skipped.
+        """
         resumable = self.provider.capabilities.resumable
         carried = 0
         for job in await self.store.unfinished_jobs():
-            if job.id in self.runs:
+            if job.id in self.runs or job.id in self.context.unsettled:
+                continue
+            if only is not None and job.id not in only:
                 continue
             messenger = self.messenger(job)
             try:
@@ -267,7 +292,21 @@ class JobService:
     async def close(self) -> None:
         """Stop: jobs that can be resumed are left for the next start, the rest settle."""
         self.closing = True
+        await self.reconciler.stop()
         await self.tasks.cancel_all(timeout=7.0)
         await self.edits.close()
         if self.hook_server is not None:
             await self.hook_server.close()
+
+
+def _media_store(settings: Settings) -> MediaStore | None:
+    """Where videos too large for Discord are served from, when ``PUBLIC_BASE_URL`` is set."""
+    if not settings.public_base_url:
+        return None
+    directory = settings.media_dir or str(Path(settings.database_path).resolve().parent / "media")
+    return MediaStore(
+        Path(directory),
+        settings.public_base_url,
+        ttl=settings.media_link_hours * 3600,
+        max_bytes=settings.media_max_bytes,
+    )

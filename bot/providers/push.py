@@ -21,6 +21,8 @@ from typing import Protocol, runtime_checkable
 
 from aiohttp import web
 
+from bot.media.served import MEDIA_PATH, MediaStore
+
 log = logging.getLogger(__name__)
 
 HOOK_PATH = "/hooks/"
@@ -91,19 +93,47 @@ class PushCapable(Protocol):
 
 
 class HookServer:
-    """The small aiohttp listener for hook calls (its own port: ``HOOK_HOST``:``HOOK_PORT``)."""
+    """The bot's public listener (its own port: ``HOOK_HOST``:``HOOK_PORT``).
 
-    def __init__(self, registry: HookRegistry, host: str, port: int) -> None:
+    It takes hook calls when ``registry`` is given, and serves the videos of
+    ``media`` (:mod:`bot.media.served`) at ``/media/<token>.mp4`` when given.
+    """
+
+    def __init__(
+        self,
+        registry: HookRegistry | None,
+        host: str,
+        port: int,
+        *,
+        media: MediaStore | None = None,
+    ) -> None:
         self.registry = registry
+        self.media = media
         self.host = host
         self.port = port
         app = web.Application(client_max_size=MAX_BODY)
-        app.router.add_post(HOOK_PATH + "{token}", self._call)
+        if registry is not None:
+            app.router.add_post(HOOK_PATH + "{token}", self._call)
+        if media is not None:
+            app.router.add_get(MEDIA_PATH + "{name}", self._media)
         # No access log: every path carries a secret token.
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         self._started = False
 
+    async def _media(self, request: web.Request) -> web.StreamResponse:
+        assert self.media is not None
+        path = self.media.find(request.match_info["name"])
+        if path is None:
+            return web.Response(status=404, text="This link has expired or does not exist.")
+        headers = {
+            "Content-Type": "video/mp4",
+            "Cache-Control": "private, max-age=3600",
+            "X-Content-Type-Options": "nosniff",
+        }
+        return web.FileResponse(path, headers=headers)
+
     async def _call(self, request: web.Request) -> web.Response:
+        assert self.registry is not None
         status = self.registry.accept(request.match_info["token"])
         if status == 204:
             log.debug("push hook accepted (%d active)", self.registry.active)
@@ -118,7 +148,7 @@ class HookServer:
         await site.start()
         self._started = True
         self.port = self._runner.addresses[0][1]
-        log.info("push hooks listening on %s:%d", self.host, self.port)
+        log.info("public listener (hooks, served videos) on %s:%d", self.host, self.port)
 
     async def close(self) -> None:
         """Stop serving."""

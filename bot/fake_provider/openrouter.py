@@ -216,6 +216,16 @@ def add_routes(app: web.Application, scenario: Scenario, recorder: Recorder) -> 
             return web.Response(text=scenario.catalogue_body, content_type="application/json")
         return web.json_response({"data": MODELS})
 
+    async def key(request: web.Request) -> web.Response:
+        # GET /api/v1/key: the calling key's details, 401 for a wrong key
+        # (https://openrouter.ai/docs/api/api-reference/api-keys/get-current-key).
+        await record(request, recorder)
+        refusal = check_bearer(request, scenario) or injected_error(scenario)
+        if refusal is not None:
+            return refusal
+        info = {"label": "sk-or-v1-abc...xyz", "limit": None, "usage": 0, "is_free_tier": False}
+        return web.json_response({"data": info})
+
     async def submit(request: web.Request) -> web.Response:
         entry = await record(request, recorder, "json")
         if not await delay(request, scenario.submit_delays):
@@ -286,6 +296,7 @@ def add_routes(app: web.Application, scenario: Scenario, recorder: Recorder) -> 
         await asyncio.gather(*watchers, return_exceptions=True)
 
     app.router.add_get(PATH + "/models", models)
+    app.router.add_get("/api/v1/key", key)
     app.router.add_post(PATH, submit)
     app.router.add_get(PATH + "/{job_id}", poll)
     app.router.add_get(PATH + "/{job_id}/content", content)

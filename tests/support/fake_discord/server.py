@@ -71,6 +71,10 @@ class FakeDiscord(Driver, World):
         self.followup_replaces_loading = followup_replaces_loading
         self.application_id = self.ids.next()
         self.application_flags = 0
+        # Developer Portal -> Bot: "Public Bot" (on for a new application) and
+        # "Requires OAuth2 Code Grant", as GET /oauth2/applications/@me reports them.
+        self.bot_public = True
+        self.bot_require_code_grant = False
         self.allowed_intents = (1 << 26) - 1  # every intent, privileged ones included
         super().__init__()
         self.commands = CommandRegistry(self.application_id, self.ids)

@@ -25,9 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.providers.push import MEDIA_PATH
+
 log = logging.getLogger(__name__)
 
-MEDIA_PATH = "/media/"
 _NAME = re.compile(r"^(\d{1,12})-([A-Za-z0-9_-]{43})\.mp4$")  # token_urlsafe(32): 43 chars
 
 

@@ -17,15 +17,15 @@ import logging
 import secrets
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from aiohttp import web
 
-from bot.media.served import MEDIA_PATH, MediaStore
-
 log = logging.getLogger(__name__)
 
 HOOK_PATH = "/hooks/"
+MEDIA_PATH = "/media/"  # videos the bot serves itself (bot.media.served)
 RETIRED_MEMORY = 10_000  # used tokens remembered (for 410 rather than 404)
 MAX_BODY = 256 * 1024  # a task JSON is a few hundred bytes
 
@@ -83,6 +83,14 @@ class HookRegistry:
             self._retired.popitem(last=False)
 
 
+class MediaFiles(Protocol):
+    """Served videos by request name (``<token>.mp4``): :class:`bot.media.served.MediaStore`."""
+
+    def find(self, name: str) -> Path | None:
+        """The file to serve for ``name``, or None (unknown or expired)."""
+        ...
+
+
 @runtime_checkable
 class PushCapable(Protocol):
     """A provider that can pass a per-job hook URL (``generations``)."""
@@ -105,7 +113,7 @@ class HookServer:
         host: str,
         port: int,
         *,
-        media: MediaStore | None = None,
+        media: MediaFiles | None = None,
     ) -> None:
         self.registry = registry
         self.media = media

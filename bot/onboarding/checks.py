@@ -19,7 +19,7 @@ from typing import TextIO
 import aiohttp
 from dotenv import load_dotenv
 
-from bot.config import ConfigError, ProviderSettings, Settings
+from bot.config import ConfigError, ProviderSettings, Settings, providers_from_env
 from bot.db import Store
 from bot.onboarding.discord_checks import check_discord
 from bot.onboarding.invite import invite_url
@@ -32,25 +32,24 @@ DEFAULT_DATABASE = "data/sora-bot.sqlite3"
 
 
 def _allowed_guild_ids(settings: Settings | None, env: Mapping[str, str]) -> tuple[int, ...]:
-    """``ALLOWED_GUILD_IDS``, from the settings once they carry it, else read here."""
-    if settings is not None and hasattr(settings, "allowed_guild_ids"):
-        return tuple(settings.allowed_guild_ids)
+    """``ALLOWED_GUILD_IDS``: from the settings, or read leniently when they did not load."""
+    if settings is not None:
+        return settings.allowed_guild_ids
     raw = env.get("ALLOWED_GUILD_IDS", "")
     return tuple(int(p) for p in (s.strip() for s in raw.split(",")) if p.isdigit())
 
 
 def _providers(
     settings: Settings | None, env: Mapping[str, str], report: Report
-) -> list[ProviderSettings]:
-    """Every configured provider: all of them when the settings list several."""
+) -> tuple[ProviderSettings, ...]:
+    """Every configured provider (each of ``PROVIDERS``, or the one ``PROVIDER_*``)."""
     if settings is not None:
-        several = getattr(settings, "providers", None)
-        return list(several) if several else [settings.provider]
+        return settings.all_providers
     try:
-        return [ProviderSettings.from_env(env)]
+        return providers_from_env(env)
     except ConfigError as exc:
         report.fail("provider", str(exc))
-        return []
+        return ()
 
 
 async def check_database(path: str) -> Report:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import aiohttp
 
-from bot.config import ProviderSettings, offered_models
+from bot.config import ProviderSettings, env_name, offered_models
 from bot.onboarding.report import Report
 
 # An id no provider can have issued: only its status query is ever sent.
@@ -68,8 +68,12 @@ PROBES: dict[str, tuple[Probe, ...]] = {
 
 def provider_label(settings: ProviderSettings) -> str:
     """``provider generations (https://api.example.com)``: which provider a line is about."""
-    name = getattr(settings, "name", None) or settings.protocol
-    return f"provider {name} ({settings.base_url})"
+    return f"provider {settings.name or settings.protocol} ({settings.base_url})"
+
+
+def _variable(settings: ProviderSettings, suffix: str) -> str:
+    """The provider's own variable: ``PROVIDER_API_KEY``, or ``PROVIDER_<NAME>_API_KEY``."""
+    return f"PROVIDER_{env_name(settings.name)}_{suffix}" if settings.name else f"PROVIDER_{suffix}"
 
 
 async def _run(session: aiohttp.ClientSession, settings: ProviderSettings, probe: Probe) -> Outcome:
@@ -87,21 +91,23 @@ async def _run(session: aiohttp.ClientSession, settings: ProviderSettings, probe
         return Outcome(
             "fail",
             f"no answer to {where} within {settings.request_timeout:g} s "
-            "(PROVIDER_REQUEST_TIMEOUT): is PROVIDER_BASE_URL right and the provider up?",
+            f"({_variable(settings, 'REQUEST_TIMEOUT')}): is "
+            f"{_variable(settings, 'BASE_URL')} right and the provider up?",
         )
     except aiohttp.ClientError as exc:
-        return Outcome("fail", f"cannot reach it ({type(exc).__name__}): check PROVIDER_BASE_URL")
+        variable = _variable(settings, "BASE_URL")
+        return Outcome("fail", f"cannot reach it ({type(exc).__name__}): check {variable}")
     except ValueError:  # a 200 whose body is not JSON: not the API we expect
         return Outcome("unsure", f"{where} answered something that is not JSON")
-    return _judge(status, body, probe, where)
+    return _judge(status, body, probe, where, settings)
 
 
-def _judge(status: int, body: Any, probe: Probe, where: str) -> Outcome:
+def _judge(status: int, body: Any, probe: Probe, where: str, settings: ProviderSettings) -> Outcome:
     if status in (401, 403):
         return Outcome(
             "fail",
-            f"the API key was refused (HTTP {status} to {where}): "
-            "check PROVIDER_API_KEY and PROVIDER_AUTH_SCHEME",
+            f"the API key was refused (HTTP {status} to {where}): check "
+            f"{_variable(settings, 'API_KEY')} and {_variable(settings, 'AUTH_SCHEME')}",
         )
     if status == 402:
         return Outcome("fail", "the key was accepted but the account has no credit (HTTP 402)")
@@ -146,8 +152,8 @@ async def check_provider(session: aiohttp.ClientSession, settings: ProviderSetti
     if passed is None:
         report.fail(
             label,
-            f"could not tell whether the key works: {'; '.join(unsure)}. Is PROVIDER_BASE_URL "
-            f"the address of a {settings.protocol} provider?",
+            f"could not tell whether the key works: {'; '.join(unsure)}. Is "
+            f"{_variable(settings, 'BASE_URL')} the address of a {settings.protocol} provider?",
         )
         return report
     report.ok(label, passed.text)
@@ -166,7 +172,8 @@ def _check_models(
     if not missing:
         return
     names = ", ".join(missing)
+    models = f"{_variable(settings, 'MODEL')} and {_variable(settings, 'MODELS')}"
     if settings.protocol == "openrouter":  # its catalogue is what the bot offers from
-        report.fail(label, f"not in its video catalogue: {names}; check PROVIDER_MODEL(S)")
+        report.fail(label, f"not in its video catalogue: {names}; check {models}")
     else:  # gateways' lists are often incomplete: the model may still work
-        report.warn(label, f"not in its model list: {names}; check PROVIDER_MODEL(S)")
+        report.warn(label, f"not in its model list: {names}; check {models}")

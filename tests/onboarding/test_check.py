@@ -152,3 +152,30 @@ async def test_openrouter_model_missing_from_the_catalogue_fails(tmp_path: Path)
     [line] = report.failures
     assert line.subject.startswith("provider openrouter") and "acme/not-there" in line.text
     assert KEY not in text(report)
+
+
+async def test_each_of_several_providers_is_checked_under_its_own_name(tmp_path: Path) -> None:
+    async with (
+        FakeDiscord(token=TOKEN) as discord,
+        FakeProvider("generations", scenario()) as main,
+        FakeProvider("videos", scenario()) as backup,
+    ):
+        env = settings_env(discord, main, tmp_path)
+        for key in ("PROVIDER_PROTOCOL", "PROVIDER_BASE_URL", "PROVIDER_API_KEY"):
+            del env[key]
+        env.update(
+            PROVIDERS="main,backup-1",
+            PROVIDER_MAIN_PROTOCOL="generations",
+            PROVIDER_MAIN_BASE_URL=main.url,
+            PROVIDER_MAIN_API_KEY=KEY,
+            PROVIDER_BACKUP_1_PROTOCOL="videos",
+            PROVIDER_BACKUP_1_BASE_URL=backup.url,
+            PROVIDER_BACKUP_1_API_KEY="sk-wrong-key-999",
+        )
+        report = await run_checks(env)
+    assert [line.subject for line in report.lines if line.status == "ok"][-1] == (
+        f"provider main ({main.url})"
+    )
+    [line] = report.failures
+    assert line.subject == f"provider backup-1 ({backup.url})"
+    assert "PROVIDER_BACKUP_1_API_KEY" in line.text

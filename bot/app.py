@@ -22,10 +22,9 @@ from bot.ops.metrics import Metrics
 from bot.ops.server import HealthChecks, WebServer
 from bot.providers.base import Provider
 from bot.providers.registry import provider_set
-from bot.rules.access import may_manage
 from bot.rules.policy import guild_allowed
 from bot.ui import admin_text
-from bot.ui.buttons import CancelButton, RetryButton
+from bot.ui.buttons import CancelButton, CancelConfirmButton, RetryButton
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +99,7 @@ class SoraBot(commands.Bot):
                 log.exception("could not load %s", extension)
                 raise
         self._warn_if_open()
-        self.add_dynamic_items(CancelButton, RetryButton)
+        self.add_dynamic_items(CancelButton, RetryButton, CancelConfirmButton)
         await self.sync_commands()
         self.heartbeat.start()
         await self.jobs.open()
@@ -166,11 +165,12 @@ class SoraBot(commands.Bot):
         return True
 
     async def on_job_cancel(self, interaction: discord.Interaction, job_id: int) -> None:
-        """The Cancel button: its member, or whoever may manage the server's videos."""
-        permissions = interaction.permissions if interaction.guild_id is not None else None
-        manager = may_manage(self.settings.owner_ids, interaction.user.id, permissions)
-        message = await self.jobs.cancel(job_id, by=interaction.user.id, can_manage=manager)
-        await interaction.response.send_message(message, ephemeral=True)
+        """The Cancel button: its member, or whoever may manage the job's server's videos."""
+        await self.jobs.cancel_click(interaction, job_id, confirmed=False)
+
+    async def on_job_cancel_confirm(self, interaction: discord.Interaction, job_id: int) -> None:
+        """The Cancel of a job already sent to the provider, confirmed: no refund."""
+        await self.jobs.cancel_click(interaction, job_id, confirmed=True)
 
     async def on_job_retry(self, interaction: discord.Interaction, job_id: int) -> None:
         """The Retry button: the usual `/video` flow with the failed job's image and options."""

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from bot.config import Settings
 from bot.db import BudgetExceeded, Job, QuotaExceeded, Store, TooManyRunning
+from bot.db.errors import RenderLimitExceeded
 from bot.errors import Refusal
 from bot.jobs.request import JobRequest
 from bot.ops.logs import bind_job
@@ -30,6 +31,7 @@ from bot.rules.policy import (
     spend_caps,
     usable_extra,
 )
+from bot.ui.markdown import escape
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +59,8 @@ async def admit(store: Store, settings: Settings, request: JobRequest, *, protoc
             raise Refusal(
                 "blocked",
                 "You are not allowed to make videos in this server."
-                + (f" Reason: {reason}" if reason else ""),
+                # an admin's words, shown as typed (no mentions or masked links)
+                + (f" Reason: {escape(reason, 300, mentions=True)}" if reason else ""),
             )
         if not channel_allowed(snapshot.channels, request.channel_id, request.parent_channel_id):
             raise Refusal("channel", channels_message(snapshot.channels))
@@ -80,7 +83,11 @@ async def admit(store: Store, settings: Settings, request: JobRequest, *, protoc
             use_extra=use_extra,
             max_extra=settings.server_max_extra_credits,
             caps=spend_caps(settings, guild),
+            refund_allowance=settings.refund_allowance_per_day,
         )
+    except RenderLimitExceeded as exc:
+        log.info("render gate for user %s: %s", request.user_id, exc)
+        raise Refusal("renders", renders_message(exc)) from None
     except QuotaExceeded as exc:
         raise Refusal("quota", quota_message(exc)) from None
     except TooManyRunning as exc:
@@ -132,6 +139,16 @@ def quota_message(exc: QuotaExceeded) -> str:
             f"{credits(exc.remaining)} left today{extra}."
         )
     return f"{text} Your credits reset <t:{stamp}:R>."
+
+
+def renders_message(exc: RenderLimitExceeded) -> str:
+    """Why a job was refused by the render gate: too many refunded videos today."""
+    stamp = int(exc.resets_at.timestamp())
+    return (
+        "You have had too many failed or cancelled videos today: the video service "
+        "still makes (and bills) those, so no more videos can be made for you today, "
+        f"even with credits left. This resets <t:{stamp}:R>."
+    )
 
 
 def budget_message(exc: BudgetExceeded, currency: str) -> str:

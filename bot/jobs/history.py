@@ -12,6 +12,7 @@ from datetime import datetime
 
 from bot.db import Job, Store
 from bot.db.models import utc
+from bot.ui.markdown import escape
 
 PAGE_SIZE = 5
 PROMPT_PREVIEW = 120
@@ -80,9 +81,9 @@ def render_job(job: Job, *, link_ttl: float, now: datetime | None = None) -> str
     if options.get("hd"):
         parts.append("HD")
     stamp = int(job.created_at.timestamp())
-    prompt = " ".join(job.prompt.split())
-    if len(prompt) > PROMPT_PREVIEW:
-        prompt = prompt[: PROMPT_PREVIEW - 1].rstrip() + "…"
+    # The member's words (and the provider's, in an error) shown as typed: no
+    # mentions, masked links or headings of theirs render in the bot's embed.
+    prompt = escape(" ".join(job.prompt.split()), PROMPT_PREVIEW, mentions=True)
     lines = [
         f"**#{job.id}** · <t:{stamp}:f> · {_STATUS.get(job.status, job.status)} · "
         + " · ".join(parts),
@@ -93,7 +94,7 @@ def render_job(job: Job, *, link_ttl: float, now: datetime | None = None) -> str
     elif job.status == "completed" and job.result_url:
         lines.append("🔗 the link has expired")
     elif job.status in ("failed", "cancelled") and job.error:
-        lines.append(f"-# {job.error[:150]}")
+        lines.append(f"-# {escape(' '.join(job.error.split()), 150)}")
     return "\n".join(lines)
 
 

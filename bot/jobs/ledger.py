@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.db import Store, StoreError
+from bot.db.errors import NotSubmittable
 from bot.db.models import FinalStatus
+from bot.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +32,12 @@ async def settle(
     *,
     error: str | None = None,
     result_url: str | None = None,
+    refund: bool = True,
 ) -> bool | None:
     """End the job: ``completed`` keeps the credit, ``failed``/``cancelled`` refund it.
+
+    ``refund=False`` ends a failed or cancelled job without giving the credit
+    back (a Cancel confirmed after the provider took the job: it bills the render).
 
     Returns True when this call ended it, False when it had already ended, and
     None when the database kept failing (hand it to :class:`Unsettled`).
@@ -39,12 +45,50 @@ async def settle(
     """
     for attempt in range(TRIES):
         try:
-            return await store.settle(job_id, status, error=error, result_url=result_url)
+            return await store.settle(
+                job_id, status, error=error, result_url=result_url, refund=refund
+            )
         except StoreError as exc:
             log.warning("job %s: settling failed (%s), try %d", job_id, exc, attempt + 1)
             await asyncio.sleep(0.2 * 2**attempt)
     log.error("job %s: could not be settled; it is left to the reconciler", job_id)
     return None
+
+
+MARK_TRIES = 3  # quick: a member waits, and a job that cannot be marked is not sent
+
+
+class NotMarked(UserError):
+    """The submission could not be recorded, so the job was not sent to the provider."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The bot could not record this video before sending it, so it was not sent."
+        )
+
+
+async def mark_submitting(store: Store, job_id: int) -> None:
+    """Record, durably, that the job is about to be sent; raise :class:`NotMarked` if not.
+
+    A busy or failing database gets a couple of quick retries. A job the store
+    refuses (already final, or marked before: a second send would be billed
+    twice) is not retried. Either way the caller must not send the job.
+    """
+    for attempt in range(MARK_TRIES):
+        try:
+            await store.mark_submitting(job_id)
+            return
+        except NotSubmittable as exc:
+            log.warning("job %s not sent: %s", job_id, exc)
+            raise NotMarked() from None
+        except StoreError as exc:
+            log.warning(
+                "job %s: could not mark it submitting (%s), try %d", job_id, exc, attempt + 1
+            )
+            if attempt + 1 < MARK_TRIES:
+                await asyncio.sleep(0.05 * 2**attempt)
+    log.error("job %s: could not record its submission; not sent", job_id)
+    raise NotMarked()
 
 
 async def record(store: Store, job_id: int, *, critical: bool = False, **fields: Any) -> None:

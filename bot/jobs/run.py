@@ -67,6 +67,7 @@ class JobRun:
         self.task: asyncio.Task[None] | None = None
         self.percent: float | None = None
         self._cancel_by: int | None = None
+        self._cancel_keeps_credit = False  # a confirmed Cancel of a job the provider bills
         self._settled = False  # the ledger has the job's end: nothing is left to suspend
         self.editor = ctx.edits.handle(self._edit_progress, messenger, name=f"job {job.id}")
 
@@ -81,15 +82,23 @@ class JobRun:
             self.task = tasks.spawn(self.main(), name=f"job:{self.job.id}")
         return self.task
 
-    def request_cancel(self, by: int) -> bool:
+    @property
+    def billable(self) -> bool:
+        """Whether the job was (or is being) sent to the provider, which bills it from then."""
+        return self.submitting or self.task_id is not None
+
+    def request_cancel(self, by: int, *, keep_credit: bool = False) -> bool:
         """Ask the run to stop for member ``by``; False when it has already ended.
 
         The run settles the job itself (refund, provider cancel, message) as it
         unwinds, so a cancel racing the job's own end is settled only once.
+        ``keep_credit`` (a Cancel confirmed after the job was sent) ends it
+        without a refund.
         """
         if self._settled or self.task is None or self.task.done():
             return False
         self._cancel_by = by
+        self._cancel_keeps_credit = keep_credit
         self.task.cancel()
         return True
 
@@ -188,7 +197,14 @@ class JobRun:
             model=r.model.name,
             hd=r.hd,
         )
+        # Billable from here: record it durably before the request leaves, and never
+        # send a job whose submission could not be recorded (nor one marked before).
         self.submitting = True
+        try:
+            await ledger.mark_submitting(self.ctx.store, self.job.id)
+        except ledger.NotMarked:
+            self.submitting = False
+            raise
         events = self.ctx.provider.generate(request)
         del image, request  # the image is not needed (nor kept) while the job renders
         async for event in events:
@@ -275,12 +291,16 @@ class JobRun:
         """Refund (exactly once) and tell the member why, with a Retry button."""
         await self._ending(self._failed(reason))
 
-    async def _failed(self, reason: str, status: FinalStatus = "failed") -> None:
-        if not await self._settle(status, error=reason if status == "failed" else "cancelled"):
+    async def _failed(
+        self, reason: str, status: FinalStatus = "failed", *, refund: bool = True
+    ) -> None:
+        error = reason if status == "failed" else "cancelled"
+        if not await self._settle(status, error=error, refund=refund):
             return
         log.info("job %s %s: %s", self.job.id, status, reason)
         r = self.request
-        await self._final(failure_message(r.user_id, r.prompt, r.options, reason), "retry")
+        text = failure_message(r.user_id, r.prompt, r.options, reason, refunded=refund)
+        await self._final(text, "retry")
 
     async def _interrupted(self) -> None:
         """Cancelled: by a member, or by shutdown (suspend what can be resumed)."""
@@ -288,7 +308,8 @@ class JobRun:
             return
         if self._cancel_by is not None:
             await self._cancel_at_provider()
-            await self._failed(f"Cancelled by <@{self._cancel_by}>.", "cancelled")
+            refund = not self._cancel_keeps_credit
+            await self._failed(f"Cancelled by <@{self._cancel_by}>.", "cancelled", refund=refund)
             return
         resumable = self.ctx.provider.capabilities.resumable
         if self.task_id is not None and resumable:

@@ -1,6 +1,11 @@
 """Persistent job buttons: the job id lives in the ``custom_id``, so they work after restarts.
 
-``video:cancel:<job>`` on a running job, ``video:retry:<job>`` on a failed one.
+``video:cancel:<job>`` on a running job, ``video:retry:<job>`` on a failed one,
+and ``video:cancel-confirm:<job>`` on the private question a Cancel asks once the
+job was sent to the provider (its credit will not come back). The confirmation
+is a persistent item too rather than an ephemeral view with a timeout: it holds
+no state in memory, still works after a restart, and its click is checked again
+from scratch (who, where, the job's state) like any other click.
 The callbacks only route the click to a :class:`JobButtonHandler`: the client
 (the bot) implements it. A typed Protocol rather than ``client.dispatch``:
 the click is answered by exactly one handler that is awaited, so its errors
@@ -35,6 +40,10 @@ class JobButtonHandler(Protocol):
         """Start job ``job_id`` again for the clicker, and answer the interaction."""
         ...
 
+    async def on_job_cancel_confirm(self, interaction: discord.Interaction, job_id: int) -> None:
+        """Cancel job ``job_id`` without a refund (the clicker confirmed), and answer."""
+        ...
+
 
 async def _route(interaction: discord.Interaction, job_id: int, action: str) -> None:
     handler = interaction.client
@@ -44,6 +53,8 @@ async def _route(interaction: discord.Interaction, job_id: int, action: str) -> 
     try:
         if action == "cancel":
             await handler.on_job_cancel(interaction, job_id)
+        elif action == "cancel-confirm":
+            await handler.on_job_cancel_confirm(interaction, job_id)
         else:
             await handler.on_job_retry(interaction, job_id)
     except Exception as exc:
@@ -69,6 +80,7 @@ class CancelButton(
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> CancelButton:
+        """The button for the job id in a clicked ``custom_id``."""
         return cls(int(match["job"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
@@ -93,11 +105,46 @@ class RetryButton(
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> RetryButton:
+        """The button for the job id in a clicked ``custom_id``."""
         return cls(int(match["job"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Hand the click to the handler, which runs the usual `/video` flow."""
         await _route(interaction, self.job_id, "retry")
+
+
+class CancelConfirmButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"video:cancel-confirm:(?P<job>\d+)"
+):
+    """Confirms the Cancel of a job already sent to the provider (no refund)."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Cancel anyway",
+                style=discord.ButtonStyle.danger,
+                custom_id=f"video:cancel-confirm:{job_id}",
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> CancelConfirmButton:
+        """The button for the job id in a clicked ``custom_id``."""
+        return cls(int(match["job"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Hand the click to the handler, which checks again and cancels without a refund."""
+        await _route(interaction, self.job_id, "cancel-confirm")
+
+
+def confirm_view(job_id: int) -> discord.ui.View:
+    """The private question's one button: cancel job ``job_id`` anyway."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(CancelConfirmButton(job_id))
+    return view
 
 
 def job_view(job_id: int, buttons: Buttons) -> discord.ui.View | None:

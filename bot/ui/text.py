@@ -77,16 +77,32 @@ def success_message(
     return _fit("\n".join(lines))
 
 
-def failure_message(user_id: int, prompt: str, options: dict[str, object], reason: str) -> str:
-    """The failed job: why, and that the credit came back (a long reason is shortened).
+NOT_REFUNDED = (
+    "The video had already been sent to the provider, which bills it, "
+    "so the credit was not refunded."
+)
+
+
+def failure_message(
+    user_id: int, prompt: str, options: dict[str, object], reason: str, *, refunded: bool = True
+) -> str:
+    """The failed job: why, and whether the credit came back (a long reason is shortened).
 
     The reason may carry the provider's words, so its Markdown is shown as typed;
-    a mention the bot put there (who cancelled) still renders.
+    a mention the bot put there (who cancelled) still renders. ``refunded`` is
+    False for a Cancel confirmed after the job was sent to the provider.
     """
     reason = escape(reason.strip(), REASON_LIMIT)
-    return _fit(
-        f"{header(user_id, options)}\n{quote(prompt)}\n"
-        f"❌ {reason}\nYour credit was refunded; nothing was charged."
+    credit = "Your credit was refunded; nothing was charged." if refunded else NOT_REFUNDED
+    return _fit(f"{header(user_id, options)}\n{quote(prompt)}\n❌ {reason}\n{credit}")
+
+
+def cancel_confirmation(own: bool) -> str:
+    """What a Cancel of a job already sent to the provider asks before it goes ahead."""
+    whose = "your credit" if own else "the member's credit"
+    return (
+        "⚠️ This video is already rendering at the provider. Cancelling stops it here, "
+        f"but {whose} will not come back (the provider bills the render). Cancel anyway?"
     )
 
 

@@ -173,12 +173,23 @@ async def test_cancel_button_owner_stranger_and_manager(tmp_path: Path) -> None:
         assert refused.ephemeral and refused.callback is not None
         assert "Only the member" in refused.callback.data["content"]
 
-        done = await w.discord.click(ix.original, button, user=w.discord.owner)  # a manager
+        # A manager: the job is at the provider, so the click first asks (privately).
+        asked = await w.discord.click(ix.original, button, user=w.discord.owner)
+        await w.discord.wait_for(lambda: asked.callback is not None)
+        assert asked.ephemeral and asked.original is not None
+        assert "will not come back" in asked.original.content
+        [confirm] = asked.original.custom_ids()
+        assert confirm == button.replace("video:cancel:", "video:cancel-confirm:")
+        assert await w.store.unfinished_jobs() != []  # nothing cancelled by the question
+        done = await w.discord.click(asked.original, confirm, user=w.discord.owner)
         await w.discord.wait_for(lambda: ix.content is not None and "Cancelled by" in ix.content)
         assert ix.content is not None and str(w.discord.owner.id) in ix.content
-        assert done.callback is not None and "refunded" in done.callback.data["content"]
+        assert "not refunded" in ix.content
+        await w.discord.wait_for(lambda: done.callback is not None)
+        assert done.callback is not None and "no refund" in asked.original.content
+        assert asked.original.custom_ids() == []  # the answer replaced the question's button
         assert len(w.provider.recorder.deleted) == 1  # the videos protocol deletes at the provider
-        assert (await w.store.usage(w.discord.user.id, 3)).used == 0
+        assert (await w.store.usage(w.discord.user.id, 3)).used == 1  # the provider billed it
         assert await w.store.unfinished_jobs() == []
 
         retry = ix.original.components[0]["components"][0]["custom_id"]

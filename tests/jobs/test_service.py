@@ -13,10 +13,18 @@ import pytest
 
 from bot.db import Job, Store
 from bot.jobs import ledger
-from bot.jobs.service import CANCELLED, FINISHED, JobService
+from bot.jobs.service import (
+    CANCELLED,
+    CANCELLED_KEPT,
+    FINISHED,
+    NOT_YOURS,
+    ConfirmCancel,
+    JobService,
+)
 from bot.providers.base import Completed, Provider, Submitted
 from bot.ui.messenger import JobMessenger
 from tests.jobs.conftest import (
+    GUILD,
     MP4,
     USER,
     FakeMessenger,
@@ -112,17 +120,30 @@ async def test_cancel_routing(
         provider.push(Submitted("task-9"))
         await provider.idle.wait()
         assert "no longer exists" in await service.cancel(999, by=USER, can_manage=False)
-        refused = await service.cancel(running.id, by=5, can_manage=False)
-        assert refused.startswith("Only the member")
-        assert await service.cancel(running.id, by=5, can_manage=True) == CANCELLED
+        assert await service.cancel(running.id, by=5, can_manage=False) == NOT_YOURS
+        # A manager of another server (or pressing in a DM) may not cancel this server's job.
+        for elsewhere in (GUILD + 1, None):
+            answer = await service.cancel(running.id, by=5, can_manage=True, guild_id=elsewhere)
+            assert answer == NOT_YOURS
+        # Sent to the provider: the first click asks, and nothing is cancelled yet.
+        asked = await service.cancel(running.id, by=5, can_manage=True, guild_id=GUILD)
+        assert asked == ConfirmCancel(running.id, own=False) and not task.done()
+        answer = await service.cancel(
+            running.id, by=5, can_manage=True, guild_id=GUILD, confirmed=True
+        )
+        assert answer == CANCELLED_KEPT
         with contextlib.suppress(BaseException):
             await task
-        assert (await store.get_job(running.id)).status == "cancelled"  # type: ignore[union-attr]
+        stored = await store.get_job(running.id)
+        assert stored is not None and stored.status == "cancelled"
         assert provider.cancelled == ["task-9"]
         assert await service.cancel(running.id, by=USER, can_manage=False) == FINISHED
+        # Never sent: cancelled at once, and refunded.
         assert await service.cancel(idle.id, by=USER, can_manage=False) == CANCELLED
         assert (await store.get_job(idle.id)).status == "cancelled"  # type: ignore[union-attr]
-        assert await used(store) == 0
+        assert await used(store) == 1  # the confirmed Cancel kept its credit; the other came back
+        failed = [f[0] for f in service.messengers[running.id].finals]
+        assert "not refunded" in failed[0] and "Cancelled by <@5>" in failed[0]
     finally:
         await service.close()
 

@@ -16,7 +16,14 @@ from bot.app import SoraBot
 from bot.db import Store
 from bot.errors import UNEXPECTED, UserError
 from bot.providers.base import Provider
-from bot.ui.buttons import UNAVAILABLE, CancelButton, JobButtonHandler, RetryButton, job_view
+from bot.ui.buttons import (
+    UNAVAILABLE,
+    CancelButton,
+    CancelConfirmButton,
+    JobButtonHandler,
+    RetryButton,
+    job_view,
+)
 from tests.jobs.conftest import USER, TinyProvider, make_settings, request_for, reserve
 
 OWNER = 77
@@ -31,7 +38,9 @@ class Response:
     def is_done(self) -> bool:
         return bool(self.sent)
 
-    async def send_message(self, content: str, *, ephemeral: bool = False) -> None:
+    async def send_message(
+        self, content: str, *, ephemeral: bool = False, view: object = None
+    ) -> None:
         self.sent.append((content, ephemeral))
 
 
@@ -66,6 +75,9 @@ class Handler:
         if self.error:
             raise self.error
 
+    async def on_job_cancel_confirm(self, interaction: discord.Interaction, job_id: int) -> None:
+        self.calls.append(("cancel-confirm", job_id))
+
 
 async def from_custom_id(cls: Any, custom_id: str) -> Any:
     pattern: re.Pattern[str] = cls.__discord_ui_compiled_template__
@@ -92,7 +104,10 @@ async def test_clicks_reach_the_handler() -> None:
     click = Click(handler, discord.Object(USER))
     await CancelButton(7).callback(click.typed())
     await RetryButton(8).callback(click.typed())
-    assert handler.calls == [("cancel", 7), ("retry", 8)]
+    await CancelConfirmButton(9).callback(click.typed())
+    assert handler.calls == [("cancel", 7), ("retry", 8), ("cancel-confirm", 9)]
+    confirm = await from_custom_id(CancelConfirmButton, "video:cancel-confirm:9")
+    assert confirm.job_id == 9 and confirm.custom_id == "video:cancel-confirm:9"
 
 
 async def test_errors_and_a_client_without_a_handler_are_answered() -> None:
@@ -128,6 +143,7 @@ async def test_who_may_cancel_another_members_job(bot: tuple[SoraBot, Store]) ->
     cases = [
         (Click(client, discord.Object(5)), "Only the member"),  # someone else
         (Click(client, discord.Object(5), manager, guild_id=None), "Only the member"),  # a DM
+        (Click(client, discord.Object(5), manager, guild_id=3003), "Only the member"),  # B's
         (Click(client, discord.Object(5), manager), "Cancelled."),  # a server manager
         (Click(client, discord.Object(OWNER), guild_id=None), "Cancelled."),  # a bot owner
         (Click(client, discord.Object(USER)), "Cancelled."),  # the job's member

@@ -176,6 +176,13 @@ def wrap(
             files=[],
             bot_auth=request.headers.get(hdrs.AUTHORIZATION) == f"Bot {fake.token}",
         )
+        key = f"{request.method} {definition.path}"
+        if fake.cut_connections.get(key, 0) > 0:
+            fake.cut_connections[key] -= 1
+            await fake.record(record)  # status 0: no answer
+            if request.transport is not None:
+                request.transport.close()
+            raise ConnectionResetError(f"fake discord: connection cut on {key}")
         try:
             record.json, record.files = await parse_body(request)
             response = await _answer(fake, definition, record, request.query)

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from . import errors, payloads, rest_app, rest_channels, rest_webhooks
+from . import errors, payloads, rest_app, rest_channels, rest_guilds, rest_webhooks
 from .commands import CommandRegistry
 from .driver import Driver
 from .gateway import INTENT_DIRECT_MESSAGES, INTENT_GUILD_MESSAGES, Gateway
@@ -86,6 +86,9 @@ class FakeDiscord(Driver, World):
         self.interaction_by_token: dict[str, FakeInteraction] = {}
         self.cdn: dict[int, StoredFile] = {}
         self.internal_errors: list[Exception] = []  # bugs in the fake itself
+        # "METHOD /route/template" -> how many of the next such requests lose their
+        # connection before an answer (a network cut: the client gets no HTTP status).
+        self.cut_connections: dict[str, int] = {}
         self._cond = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -101,6 +104,7 @@ class FakeDiscord(Driver, World):
             *rest_app.ROUTES,
             *rest_channels.ROUTES,
             *rest_webhooks.ROUTES,
+            *rest_guilds.ROUTES,
         ]
         for definition in definitions:
             app.router.add_route(

@@ -22,13 +22,56 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
-from bot.config import Settings
 from bot.db.guild_models import GuildSettings, PolicySnapshot, SpendCap
 from bot.db.models import Usage
 
 LimitSource = Literal["member", "role", "server", "bot"]
+
+
+class Settings(Protocol):
+    """The operator's numbers these rules read (``bot.config.Settings`` has them all).
+
+    A protocol rather than an import keeps the rules below the configuration:
+    the configuration parses its values with :mod:`bot.rules`, never the reverse.
+    """
+
+    @property
+    def quota_per_day(self) -> int:
+        """``QUOTA_PER_DAY``."""
+
+    @property
+    def daily_limit_ceiling(self) -> int:
+        """The most a server may set as a daily limit."""
+
+    @property
+    def server_max_extra_credits(self) -> int:
+        """The most extra credits a member may hold in one server."""
+
+    @property
+    def budget_daily_credits(self) -> int | None:
+        """The bot-wide daily credit cap."""
+
+    @property
+    def budget_daily_micros(self) -> int | None:
+        """The bot-wide daily money cap, in micros."""
+
+    @property
+    def budget_server_daily_credits(self) -> int | None:
+        """Every server's default daily credit cap."""
+
+    @property
+    def budget_server_daily_micros(self) -> int | None:
+        """Every server's default daily money cap, in micros."""
+
+    @property
+    def budget_credits_ceiling(self) -> int | None:
+        """The most credits a server's own budget may be."""
+
+    @property
+    def budget_micros_ceiling(self) -> int | None:
+        """The most money a server's own budget may be."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -313,11 +313,6 @@ class Settings:
     public_base_url: str | None = None
     hook_host: str = "0.0.0.0"
     hook_port: int = 8090
-    # Delivery and reconciliation: served videos (bot/media/served.py), the reconciler.
-    media_link_hours: float = 24.0
-    media_dir: str | None = None  # default: "media" beside the database file
-    media_max_bytes: int = 2 * 1024**3
-    reconcile_interval: float = 60.0
     # Which servers the bot serves (empty: any) and the ceilings of what their
     # managers may set; see README "Operator's toolkit". ``None`` ceilings follow
     # the bot-wide setting (see the ``*_ceiling`` properties).
@@ -326,6 +321,11 @@ class Settings:
     server_max_extra_credits: int = 0
     server_max_budget_credits: int | None = None
     server_max_budget_micros: int | None = None
+    # Delivery and reconciliation: served videos (bot/media/served.py), the reconciler.
+    media_link_hours: float = 24.0
+    media_dir: str | None = None  # default: "media" beside the database file
+    media_max_bytes: int = 2 * 1024**3
+    reconcile_interval: float = 60.0
     # Several providers (PROVIDERS), in order of preference; empty: just ``provider``.
     providers: tuple[ProviderSettings, ...] = ()
 

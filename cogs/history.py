@@ -1,6 +1,6 @@
 """`/history`: a member's recent videos, privately, with Newer/Older buttons.
 
-The buttons are :class:`discord.ui.DynamicItem`\\ s whose ``custom_id`` holds the
+The buttons are :class:`discord.ui.DynamicItem` items whose ``custom_id`` holds the
 member and the page (``history:page:<user>:<offset>``), so they keep working
 after the bot restarts.
 """
@@ -44,6 +44,7 @@ class HistoryButton(
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> HistoryButton:
+        """Rebuild the button from a click on it (after a restart too)."""
         label = getattr(item, "label", None) or "Page"
         return cls(int(match["user"]), int(match["offset"]), label=label)
 
@@ -88,9 +89,11 @@ class HistoryCog(commands.Cog):
         self.bot = bot
 
     async def cog_load(self) -> None:
+        """Listen for page buttons, including those sent before a restart."""
         self.bot.add_dynamic_items(HistoryButton)
 
     async def cog_unload(self) -> None:
+        """Stop listening for page buttons."""
         self.bot.remove_dynamic_items(HistoryButton)
 
     @app_commands.command(name="history", description="Your recent videos, with their links")

@@ -29,9 +29,11 @@ class VideoCog(commands.Cog):
         self.command = self._build_command()
 
     async def cog_load(self) -> None:
+        """Add `/video`, built from the providers' current choices."""
         self.bot.tree.add_command(self.command)
 
     async def cog_unload(self) -> None:
+        """Remove `/video`."""
         self.bot.tree.remove_command(self.command.name)
 
     def rebuild(self) -> None:

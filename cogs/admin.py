@@ -8,6 +8,8 @@ The rules and the answers live in :mod:`bot.admin.service`.
 
 from __future__ import annotations
 
+import io
+import logging
 from typing import TYPE_CHECKING, Literal
 
 import discord
@@ -16,7 +18,10 @@ from discord.ext import commands
 
 from bot.admin.service import AdminService
 from bot.errors import AdminOnly, UserError
+from bot.ops.chart import settings_chart
 from bot.rules.access import may_manage
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from bot.app import SoraBot
@@ -156,10 +161,25 @@ class AdminCog(
         if all_servers:
             if interaction.user.id not in self.bot.settings.owner_ids:
                 raise UserError("Only the bot's owners can see every server's stats.")
+            guild_id = None
+        else:
+            guild_id = _guild(interaction)
+        # Drawing the chart takes a second or so: answer Discord first.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        if guild_id is None:
             text = await self.admin.stats(None, scope="every server")
         else:
-            text = await self.admin.stats(_guild(interaction))
-        await self._reply(interaction, text)
+            text = await self.admin.stats(guild_id)
+        files: list[discord.File] = []
+        try:
+            png = await settings_chart(self.bot.store, self.bot.settings, guild_id=guild_id)
+        except Exception:  # the numbers are still worth sending without their picture
+            log.exception("could not draw the stats chart")
+        else:
+            files.append(discord.File(io.BytesIO(png), filename="spend-30-days.png"))
+        await interaction.followup.send(
+            text, files=files, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+        )
 
     @app_commands.command(name="audit", description="Recent admin actions in this server")
     async def audit(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+
+from PIL import Image
 
 from tests.support.fake_discord import MANAGE_GUILD
 from tests.support.harness import running_world
@@ -163,3 +166,16 @@ async def test_unknown_member_answer_goes_through_the_error_handler(tmp_path: Pa
             user=app.discord.owner,
         )
         assert "Give a number of credits" in await answer(app, ix)
+
+
+async def test_stats_attach_the_spend_chart_of_the_last_30_days(tmp_path: Path) -> None:
+    async with running_world(tmp_path) as world, world.bot() as app:
+        assert "✅" in await app.finished(await video(app))
+        ix = await app.discord.slash("video-admin stats", {}, user=app.discord.owner)
+        assert "**Today:** 1 jobs" in await answer(app, ix)
+        (chart,) = ix.followups[0].attachments
+        assert chart.filename == "spend-30-days.png"
+        assert chart.data.startswith(b"\x89PNG\r\n\x1a\n")
+        with Image.open(io.BytesIO(chart.data)) as picture:
+            assert picture.size == (1200, 900)
+            assert len(picture.convert("RGB").getcolors(1 << 20) or []) > 100  # not blank

@@ -7,13 +7,21 @@ from typing import Any
 from tests.support.fake_discord import FakeChannel, FakeInteraction, FakeUser
 from tests.support.harness import App, photo_bytes
 
+DEFERRED = 5  # DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE: the answer comes as a follow-up
+
 
 async def answer(app: App, ix: FakeInteraction) -> str:
-    """The text of the (ephemeral) first answer to ``ix``."""
+    """The text of the (ephemeral) answer to ``ix``: its first response, or the follow-up
+    that completes a deferred one."""
     await app.discord.wait_for(lambda: ix.callback is not None)
     assert ix.callback is not None
     assert ix.callback.ephemeral, ix.callback.data
-    return str(ix.callback.data.get("content", ""))
+    if ix.callback.type != DEFERRED:
+        return str(ix.callback.data.get("content", ""))
+    await app.discord.wait_for(lambda: bool(ix.followups))
+    followup = ix.followups[0]
+    assert followup.ephemeral
+    return followup.content
 
 
 async def admin(app: App, command: str, user: FakeUser | None = None, **options: Any) -> str:

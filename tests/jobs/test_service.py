@@ -13,14 +13,14 @@ import pytest
 
 from bot.db import Job, Store
 from bot.jobs import ledger
-from bot.jobs.service import (
+from bot.jobs.controls import (
     CANCELLED,
     CANCELLED_KEPT,
     FINISHED,
     NOT_YOURS,
     ConfirmCancel,
-    JobService,
 )
+from bot.jobs.service import JobService
 from bot.providers.base import Completed, Provider, Submitted
 from bot.ui.messenger import JobMessenger
 from tests.jobs.conftest import (

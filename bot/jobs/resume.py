@@ -1,0 +1,84 @@
+"""Carrying jobs on after a restart: resume what the provider still has, end the rest.
+
+A mixin of :class:`bot.jobs.service.JobService`, which owns the runs; the
+reconciler also calls :meth:`JobResumer.resume_unfinished` for stray jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Collection
+
+from bot.db import Store
+from bot.db.models import Job
+from bot.errors import UserError
+from bot.jobs import ledger
+from bot.jobs.context import RunContext
+from bot.jobs.request import JobRequest, request_from_job
+from bot.jobs.run import JobRun
+from bot.providers.base import Provider
+from bot.providers.registry import resumes_here
+from bot.ui.messenger import JobMessenger
+from bot.ui.text import failure_message
+
+log = logging.getLogger(__name__)
+
+
+class JobResumer:
+    """Resumes unfinished jobs, for the service that owns the runs (see ``JobService``)."""
+
+    # Provided by the service this is mixed into.
+    store: Store
+    provider: Provider
+    context: RunContext
+    runs: dict[int, JobRun]
+    messenger: Callable[[Job], JobMessenger]
+    start: Callable[..., asyncio.Task[None] | None]
+
+    async def resume_unfinished(self, only: Collection[int] | None = None) -> int:
+        """Carry on every job that had not ended when the bot stopped; returns how many.
+
+        ``only`` limits it to those job ids (the reconciler's strays). A job a run
+        of this process owns, or whose settlement waits for the reconciler, is skipped.
+        """
+        resumable = self.provider.capabilities.resumable
+        carried = 0
+        for job in await self.store.unfinished_jobs():
+            if job.id in self.runs or job.id in self.context.unsettled:
+                continue
+            if only is not None and job.id not in only:
+                continue
+            messenger = self.messenger(job)
+            try:
+                request = request_from_job(job, self.provider.capabilities)
+            except UserError as exc:
+                await self._end_stale(job, messenger, str(exc), None)
+                continue
+            same_provider = resumes_here(self.provider, job)
+            if job.provider_task_id and same_provider and resumable:
+                self.start(job, request, messenger, resume_task_id=job.provider_task_id)
+            elif job.status == "queued" and not job.provider_task_id and job.submitted_at is None:
+                self.start(job, request, messenger)  # never submitted: safe to start now
+            else:
+                await self._end_stale(job, messenger, ledger.RESTART_REASON, request)
+                continue
+            carried += 1
+        if carried:
+            log.info("resumed %d unfinished job(s)", carried)
+        return carried
+
+    async def _end_stale(
+        self, job: Job, messenger: JobMessenger, reason: str, request: JobRequest | None
+    ) -> None:
+        if not await ledger.settle(self.store, job.id, "failed", error=reason):
+            return
+        log.info("job %s could not be resumed: %s", job.id, reason)
+        if request is not None:
+            content = failure_message(job.user_id, job.prompt, request.options, reason)
+        else:
+            content = f"❌ <@{job.user_id}>, your video could not be finished: {reason}"
+        try:
+            await asyncio.wait_for(messenger.finish(content, None, "retry"), 30)
+        except Exception as exc:
+            log.warning("job %s: could not tell the member: %s", job.id, exc)

@@ -68,7 +68,7 @@ class Driver:
         if msg.guild_id:
             data["guild_id"] = str(msg.guild_id)
         intent = INTENT_GUILD_MESSAGES if msg.guild_id else INTENT_DIRECT_MESSAGES
-        await self.gateway.dispatch("MESSAGE_DELETE", data, intent=intent)
+        await self.gateway.dispatch("MESSAGE_DELETE", data, guild_id=msg.guild_id, intent=intent)
 
     async def join_guild(self, name: str, *, owner: FakeUser | None = None) -> FakeGuild:
         """Someone adds the connected bot to a new guild: GUILD_CREATE as for a join.
@@ -80,14 +80,17 @@ class Driver:
         guild = self._fake.add_guild(name, owner=owner)
         data = payloads.guild_create(guild, self.bot_user)
         data.pop("unavailable", None)
-        await self.gateway.dispatch("GUILD_CREATE", data, intent=INTENT_GUILDS)
+        await self.gateway.dispatch("GUILD_CREATE", data, guild_id=guild.id, intent=INTENT_GUILDS)
         return guild
 
     async def forbid_channel(self, channel: FakeChannel, deny: int = SEND_MESSAGES) -> None:
         """Deny the bot ``deny`` (default Send Messages) in ``channel`` and tell the bot."""
         channel.bot_deny = deny
         await self.gateway.dispatch(
-            "CHANNEL_UPDATE", payloads.channel(channel, self.bot_user), intent=INTENT_GUILDS
+            "CHANNEL_UPDATE",
+            payloads.channel(channel, self.bot_user),
+            guild_id=channel.guild_id,
+            intent=INTENT_GUILDS,
         )
 
     def upload(
@@ -184,6 +187,8 @@ class Driver:
         self.interactions.append(ix)
         self.interaction_by_id[ix.id] = ix
         self.interaction_by_token[ix.token] = ix
-        if not await self.gateway.dispatch("INTERACTION_CREATE", ix.payload):
-            raise RuntimeError("no bot is connected to the fake gateway")
+        guild_id = ix.payload.get("guild_id")
+        where = None if guild_id is None else int(guild_id)
+        if not await self.gateway.dispatch("INTERACTION_CREATE", ix.payload, guild_id=where):
+            raise RuntimeError("no bot is connected to the fake gateway (for this shard)")
         return ix

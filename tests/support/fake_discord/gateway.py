@@ -1,5 +1,12 @@
 """The gateway websocket: HELLO, heartbeats, IDENTIFY/READY, RESUME and dispatches.
 
+Sharding as Discord does it (https://discord.com/developers/docs/topics/gateway#sharding):
+IDENTIFY's ``shard`` field ``[shard_id, shard_count]`` makes a session receive
+only the events of guilds with ``(guild_id >> 22) % shard_count == shard_id``
+(READY's guild list and GUILD_CREATEs included); events without a guild (DMs)
+go to shard 0. A session that sends no ``shard`` is shard 0 of 1: it gets all.
+An impossible ``shard`` closes the connection with 4010 (Invalid shard).
+
 discord.py 2.7 connects to ``/gateway?v=10&encoding=json&compress=zlib-stream``
 (``zstd-stream`` when a zstd module is installed). Frames are then compressed
 with one zlib stream per connection, each ending in a Z_SYNC_FLUSH, exactly as
@@ -22,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSMsgType, web
 
 from . import payloads
+from .models import shard_of
 
 if TYPE_CHECKING:
     from .server import FakeDiscord
@@ -73,6 +81,16 @@ class Session:
     seq: int = 0
     sent: list[dict[str, Any]] = field(default_factory=list)  # dispatched frames, for replay
     connection: Connection | None = None
+    shard: tuple[int, int] = (0, 1)  # IDENTIFY's [shard_id, shard_count]
+
+    def receives(self, guild_id: int | None) -> bool:
+        """Whether Discord sends this session the events of ``guild_id`` (``None``: a DM)."""
+        shard_id, shard_count = self.shard
+        return shard_of(guild_id, shard_count) == shard_id
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        """The ``d`` of every ``name`` dispatch this session was sent, oldest first."""
+        return [frame["d"] for frame in self.sent if frame["t"] == name]
 
 
 class Connection:
@@ -164,11 +182,16 @@ class Gateway:
         if data["intents"] & ~self.fake.allowed_intents:
             await conn.ws.close(code=4014, message=b"Disallowed intent(s).")
             return
-        session = Session(id=secrets.token_hex(16), intents=data["intents"])
+        shard = _shard(data.get("shard", [0, 1]))
+        if shard is None:
+            await conn.ws.close(code=4010, message=b"Invalid shard.")
+            return
+        session = Session(id=secrets.token_hex(16), intents=data["intents"], shard=shard)
         self.sessions[session.id] = session
         self._attach(conn, session)
         fake = self.fake
-        guilds = [g for g in fake.guilds if fake.in_guild(g)]  # not those the bot left
+        # Not the guilds the bot left, nor those of other shards.
+        guilds = [g for g in fake.guilds if fake.in_guild(g) and session.receives(g.id)]
         ready = {
             "v": 10,
             "user": payloads.user(fake.bot_user),
@@ -228,13 +251,21 @@ class Gateway:
         if session.connection is not None:
             await session.connection.send(frame)
 
-    async def dispatch(self, event: str, data: dict[str, Any], *, intent: int = 0) -> int:
-        """Send an event to every session subscribed to ``intent``; returns how many.
+    async def dispatch(
+        self, event: str, data: dict[str, Any], *, guild_id: int | None, intent: int = 0
+    ) -> int:
+        """Send an event to every session of its guild's shard subscribed to ``intent``.
 
-        A session between a dropped connection and its RESUME gets the event
-        on RESUME, as with Discord's replay.
+        ``guild_id`` is the guild the event is about (``None``: none, as for a
+        DM, which goes to shard 0). Returns to how many sessions it went. A
+        session between a dropped connection and its RESUME gets the event on
+        RESUME, as with Discord's replay.
         """
-        sessions = [s for s in self.sessions.values() if not intent or s.intents & intent]
+        sessions = [
+            s
+            for s in self.sessions.values()
+            if (not intent or s.intents & intent) and s.receives(guild_id)
+        ]
         for session in sessions:
             await self._dispatch(session, event, data)
         return len(sessions)
@@ -254,3 +285,15 @@ class Gateway:
         """Close every websocket (server shutdown)."""
         for conn in list(self.connections):
             await conn.ws.close(code=1001, message=b"fake discord shutting down")
+
+
+def _shard(raw: Any) -> tuple[int, int] | None:
+    """IDENTIFY's ``shard`` as ``(shard_id, shard_count)``, or ``None`` when it is impossible."""
+    if not isinstance(raw, list) or len(raw) != 2:
+        return None
+    shard_id, shard_count = raw
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in raw):
+        return None
+    if shard_count < 1 or not 0 <= shard_id < shard_count:
+        return None
+    return shard_id, shard_count

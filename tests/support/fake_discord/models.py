@@ -81,6 +81,27 @@ class Snowflakes:
         ms = int(moment.timestamp() * 1000) - DISCORD_EPOCH_MS
         return (ms << 22) | (next(self._counter) & ((1 << 22) - 1))
 
+    def on_shard(self, shard_id: int, shard_count: int) -> int:
+        """Mint a guild id that Discord routes to shard ``shard_id`` of ``shard_count``.
+
+        A guild's shard is ``(guild_id >> 22) % shard_count``: the id's
+        millisecond timestamp decides it, so the id is stamped a few
+        milliseconds in the past to land on the asked shard.
+        """
+        if not 0 <= shard_id < shard_count:
+            raise ValueError(f"shard {shard_id} is not one of {shard_count} shard(s)")
+        ms = int(utcnow().timestamp() * 1000) - DISCORD_EPOCH_MS
+        ms -= (ms - shard_id) % shard_count
+        return (ms << 22) | (next(self._counter) & ((1 << 22) - 1))
+
+
+def shard_of(guild_id: int | None, shard_count: int) -> int:
+    """The shard Discord sends a guild's events on; DMs (no guild) go to shard 0.
+
+    https://discord.com/developers/docs/topics/gateway#sharding
+    """
+    return 0 if guild_id is None else (guild_id >> 22) % shard_count
+
 
 @dataclass
 class FakeUser:

@@ -35,9 +35,12 @@ async def gateway(ctx: Ctx) -> Reply:
 
 @route(ROUTES, "GET", "/gateway/bot")
 async def gateway_bot(ctx: Ctx) -> Reply:
-    """What ``AutoShardedClient`` asks for: URL, shard count and session start limit."""
+    """What ``AutoShardedClient`` asks for: URL, recommended shard count, session start limit."""
     limit = {"total": 1000, "remaining": 999, "reset_after": 14400000, "max_concurrency": 1}
-    return Reply({"url": ctx.fake.gateway_url, "shards": 1, "session_start_limit": limit})
+    fake = ctx.fake
+    return Reply(
+        {"url": fake.gateway_url, "shards": fake.recommended_shards, "session_start_limit": limit}
+    )
 
 
 @route(ROUTES, "GET", "/applications/{app_id}/commands")
@@ -79,5 +82,7 @@ async def leave_guild(ctx: Ctx) -> Reply:
     if guild is None or not fake.in_guild(guild):
         raise errors.ApiError(404, 10004, "Unknown Guild")
     guild.members = [m for m in guild.members if m.id != fake.bot_user.id]
-    await fake.gateway.dispatch("GUILD_DELETE", {"id": str(guild.id)}, intent=INTENT_GUILDS)
+    await fake.gateway.dispatch(
+        "GUILD_DELETE", {"id": str(guild.id)}, guild_id=guild.id, intent=INTENT_GUILDS
+    )
     return Reply(None)

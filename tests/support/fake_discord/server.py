@@ -50,7 +50,10 @@ class FakeDiscord(Driver, World):
     What tests read: ``requests`` (every REST exchange, in order),
     ``interactions`` (each with its callback, original response, edits and
     followups), ``messages`` / ``channel_messages()``, ``commands``,
-    ``gateway`` (identifies, resumes, sessions) and ``cdn`` (stored files).
+    ``gateway`` (identifies, resumes, sessions; each session's ``shard`` and the
+    events it was ``sent``) and ``cdn`` (stored files). Guilds' events go only to
+    the sessions of their shard (see :mod:`.gateway`); ``recommended_shards`` is
+    the shard count ``GET /gateway/bot`` recommends.
     What tests switch: ``rate_limits``, ``FakeChannel.bot_deny`` (via
     ``forbid_channel``), ``FakeGuild.upload_limit``, ``FakeUser.dms_open``,
     ``expire_token()`` and ``delete_message()``.
@@ -76,6 +79,7 @@ class FakeDiscord(Driver, World):
         self.bot_public = True
         self.bot_require_code_grant = False
         self.allowed_intents = (1 << 26) - 1  # every intent, privileged ones included
+        self.recommended_shards = 1  # what GET /gateway/bot says (discord.py's automatic sharding)
         super().__init__()
         self.commands = CommandRegistry(self.application_id, self.ids)
         self.rate_limits = RateLimits()
@@ -239,7 +243,10 @@ class FakeDiscord(Driver, World):
             }
         intent = INTENT_GUILD_MESSAGES if guild else INTENT_DIRECT_MESSAGES
         await self.gateway.dispatch(
-            "MESSAGE_UPDATE" if edited else "MESSAGE_CREATE", data, intent=intent
+            "MESSAGE_UPDATE" if edited else "MESSAGE_CREATE",
+            data,
+            guild_id=guild.id if guild else None,
+            intent=intent,
         )
 
     def channel_messages(self, channel: FakeChannel | None = None) -> list[FakeMessage]:

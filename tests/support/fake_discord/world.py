@@ -41,10 +41,16 @@ class World:
         self.users[user.id] = user
         return user
 
-    def add_guild(self, name: str, *, owner: FakeUser | None = None) -> FakeGuild:
-        """A new guild with the bot in it and a ``#general`` channel."""
+    def add_guild(
+        self, name: str, *, owner: FakeUser | None = None, shard: tuple[int, int] | None = None
+    ) -> FakeGuild:
+        """A new guild with the bot in it and a ``#general`` channel.
+
+        ``shard=(shard_id, shard_count)`` picks an id whose events Discord sends
+        on that shard (default: whichever the current time gives).
+        """
         guild = FakeGuild(
-            id=self.ids.next(),
+            id=self.ids.next() if shard is None else self.ids.on_shard(*shard),
             name=name,
             owner=owner or self.owner,
             bot_role_id=self.ids.next(),

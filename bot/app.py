@@ -16,6 +16,8 @@ from discord.ext import commands, tasks
 from bot.config import Settings
 from bot.db import Store
 from bot.errors import reply_error
+from bot.i18n import catalogue_digest
+from bot.i18n.translator import CatalogueTranslator
 from bot.jobs.service import JobService
 from bot.ops import heartbeat as health
 from bot.ops.metrics import Metrics
@@ -100,6 +102,7 @@ class SoraBot(commands.Bot):
                 raise
         self._warn_if_open()
         self.add_dynamic_items(CancelButton, RetryButton, CancelConfirmButton)
+        await self.tree.set_translator(CatalogueTranslator())  # commands in members' languages
         await self.sync_commands()
         self.heartbeat.start()
         await self.jobs.open()
@@ -143,6 +146,7 @@ class SoraBot(commands.Bot):
             "app": self.application_id,
             "guilds": sorted(self.settings.guild_ids),
             "commands": [cmd.to_dict(self.tree) for cmd in self.tree.get_commands()],
+            "catalogues": catalogue_digest(),  # a new translation is a change to sync
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 

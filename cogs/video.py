@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
-from discord.app_commands import Choice
+from discord.app_commands import Choice, locale_str
 from discord.ext import commands
 
+from bot.i18n import nmsg
 from bot.jobs.checks import check_attachment, check_options, check_prompt
 from bot.jobs.request import JobRequest
 from bot.providers.base import Orientation
@@ -44,24 +45,35 @@ class VideoCog(commands.Cog):
 
     def _build_command(self) -> app_commands.Command[Any, ..., None]:
         caps = self.bot.provider.capabilities
-        durations = [Choice(name=f"{d} seconds", value=d) for d in caps.all_durations][:25]
+        durations = [_seconds(d) for d in caps.all_durations][:25]
         models = [Choice(name=m.name, value=m.name) for m in caps.models][:25]
+        # Every name and description is a catalogue message: the tree's translator
+        # (bot.i18n.translator) gives Discord their translations when syncing.
         orientations = [
-            Choice(name="portrait (9:16)", value="portrait"),
-            Choice(name="landscape (16:9)", value="landscape"),
+            Choice(name=locale_str("portrait (9:16)"), value="portrait"),
+            Choice(name=locale_str("landscape (16:9)"), value="landscape"),
         ]
         cog = self
 
         @app_commands.command(
-            name="video", description="Turn an image and a prompt into a short video"
+            name=locale_str("video"),
+            description=locale_str("Turn an image and a prompt into a short video"),
+        )
+        @app_commands.rename(
+            image=locale_str("image"),
+            prompt=locale_str("prompt"),
+            duration=locale_str("duration"),
+            orientation=locale_str("orientation"),
+            model=locale_str("model"),
+            hd=locale_str("hd"),
         )
         @app_commands.describe(
-            image="The picture to animate (PNG, JPEG, WebP or GIF)",
-            prompt="What should happen in the video",
-            duration="Length of the video",
-            orientation="Portrait or landscape (default portrait)",
-            model="Which video model to use",
-            hd="Higher resolution, on models that support it",
+            image=locale_str("The picture to animate (PNG, JPEG, WebP or GIF)"),
+            prompt=locale_str("What should happen in the video"),
+            duration=locale_str("Length of the video"),
+            orientation=locale_str("Portrait or landscape (default portrait)"),
+            model=locale_str("Which video model to use"),
+            hd=locale_str("Higher resolution, on models that support it"),
         )
         @app_commands.choices(duration=durations)
         @app_commands.choices(orientation=orientations, model=models)
@@ -121,6 +133,12 @@ class VideoCog(commands.Cog):
             image_size=image.size,
         )
         await self.bot.jobs.launch(interaction, request)
+
+
+def _seconds(duration: int) -> Choice[int]:
+    """A duration choice, named in each language ("4 seconds") through its plural message."""
+    message = nmsg("{n} second", "{n} seconds", duration)
+    return Choice(name=locale_str(str(message), msg=message), value=duration)
 
 
 async def setup(bot: SoraBot) -> None:

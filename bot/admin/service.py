@@ -18,9 +18,9 @@ from bot.db import Store
 from bot.db.guild_models import Spend
 from bot.db.guilds import CeilingExceeded, GuildColumn
 from bot.errors import UserError
-from bot.jobs.admission import credits, standing
+from bot.jobs.admission import standing
 from bot.rules.costs import RuleError, format_money, parse_money
-from bot.rules.policy import server_budget
+from bot.rules.policy import credits, server_budget
 from bot.ui import admin_text
 
 log = logging.getLogger(__name__)

@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.db import BudgetExceeded, Job, QuotaExceeded, Store, TooManyRunning
 from bot.db.errors import RenderLimitExceeded
 from bot.errors import Refusal
+from bot.i18n import Msg, msg, nmsg
 from bot.jobs.request import JobRequest
 from bot.ops.logs import bind_job
 from bot.rules.costs import format_money
@@ -26,7 +27,6 @@ from bot.rules.policy import (
     ResolvedLimit,
     Standing,
     channel_allowed,
-    credits,
     member_limit,
     spend_caps,
     usable_extra,
@@ -48,20 +48,23 @@ async def admit(store: Store, settings: Settings, request: JobRequest, *, protoc
         log.info("refused a prompt of user %s: blocked pattern #%d", request.user_id, matched + 1)
         raise Refusal(
             "prompt",
-            "Your prompt contains words or phrases that are not allowed here. "
-            "Please describe the video differently.",
+            msg(
+                "Your prompt contains words or phrases that are not allowed here. "
+                "Please describe the video differently."
+            ),
         )
     limit, use_extra, guild = settings.quota_per_day, False, None
     if request.guild_id is not None:
         snapshot = await store.policy_snapshot(request.guild_id, request.user_id, request.role_ids)
         if snapshot.member.blocked:
             reason = snapshot.member.block_reason
-            raise Refusal(
-                "blocked",
-                "You are not allowed to make videos in this server."
-                # an admin's words, shown as typed (no mentions or masked links)
-                + (f" Reason: {escape(reason, 300, mentions=True)}" if reason else ""),
-            )
+            blocked = msg("You are not allowed to make videos in this server.")
+            if reason:  # an admin's words, shown as typed (no mentions or masked links)
+                blocked = msg(
+                    "You are not allowed to make videos in this server. Reason: {reason}",
+                    reason=escape(reason, 300, mentions=True),
+                )
+            raise Refusal("blocked", blocked)
         if not channel_allowed(snapshot.channels, request.channel_id, request.parent_channel_id):
             raise Refusal("channel", channels_message(snapshot.channels))
         limit = member_limit(snapshot, settings).credits
@@ -93,8 +96,14 @@ async def admit(store: Store, settings: Settings, request: JobRequest, *, protoc
     except TooManyRunning as exc:
         raise Refusal(
             "running",
-            f"You already have {exc.running} video(s) in progress "
-            f"(the limit is {exc.limit}). Please wait for one to finish.",
+            nmsg(
+                "You already have {n} video in progress (the limit is {limit}). "
+                "Please wait for one to finish.",
+                "You already have {n} videos in progress (the limit is {limit}). "
+                "Please wait for one to finish.",
+                exc.running,
+                limit=exc.limit,
+            ),
         ) from None
     except BudgetExceeded as exc:
         log.info("budget cap reached: %s", exc)
@@ -125,54 +134,106 @@ async def standing(
     return Standing(usage, limit, extra, running, blocked)
 
 
-def quota_message(exc: QuotaExceeded) -> str:
+def credits(n: int) -> Msg:
+    """``1 credit``, ``3 credits``, in the reader's language."""
+    return nmsg("{n} credit", "{n} credits", n)
+
+
+def quota_message(exc: QuotaExceeded) -> Msg:
     """Why a job was refused for the member's credits: what it needed, what is left."""
-    stamp = int(exc.resets_at.timestamp())
+    when = f"<t:{int(exc.resets_at.timestamp())}:R>"
     if exc.remaining == 0:
-        text = f"You have used all {exc.limit} of your credits for today."
         if exc.cost != 1:
-            text += f" This video costs {credits(exc.cost)}."
-    else:
-        extra = f" (with {credits(exc.extra)} extra)" if exc.extra else ""
-        text = (
-            f"This video costs {credits(exc.cost)}, but you have only "
-            f"{credits(exc.remaining)} left today{extra}."
+            return nmsg(
+                "You have used all {n} of your credit for today. This video costs {cost}. "
+                "Your credits reset {when}.",
+                "You have used all {n} of your credits for today. This video costs {cost}. "
+                "Your credits reset {when}.",
+                exc.limit,
+                cost=credits(exc.cost),
+                when=when,
+            )
+        return nmsg(
+            "You have used all {n} of your credit for today. Your credits reset {when}.",
+            "You have used all {n} of your credits for today. Your credits reset {when}.",
+            exc.limit,
+            when=when,
         )
-    return f"{text} Your credits reset <t:{stamp}:R>."
-
-
-def renders_message(exc: RenderLimitExceeded) -> str:
-    """Why a job was refused by the render gate: too many refunded videos today."""
-    stamp = int(exc.resets_at.timestamp())
-    return (
-        "You have had too many failed or cancelled videos today: the video service "
-        "still makes (and bills) those, so no more videos can be made for you today, "
-        f"even with credits left. This resets <t:{stamp}:R>."
+    if exc.extra:
+        return msg(
+            "This video costs {cost}, but you have only {left} left today "
+            "(with {extra} extra). Your credits reset {when}.",
+            cost=credits(exc.cost),
+            left=credits(exc.remaining),
+            extra=credits(exc.extra),
+            when=when,
+        )
+    return msg(
+        "This video costs {cost}, but you have only {left} left today. Your credits reset {when}.",
+        cost=credits(exc.cost),
+        left=credits(exc.remaining),
+        when=when,
     )
 
 
-def budget_message(exc: BudgetExceeded, currency: str) -> str:
+def renders_message(exc: RenderLimitExceeded) -> Msg:
+    """Why a job was refused by the render gate: too many refunded videos today."""
+    return msg(
+        "You have had too many failed or cancelled videos today: the video service "
+        "still makes (and bills) those, so no more videos can be made for you today, "
+        "even with credits left. This resets {when}.",
+        when=f"<t:{int(exc.resets_at.timestamp())}:R>",
+    )
+
+
+def budget_message(exc: BudgetExceeded, currency: str) -> Msg:
     """Why a job was refused for a daily budget cap; money amounts stay with the operator."""
-    whose = "the bot's" if exc.scope == "bot" else "this server's"
-    stamp = int(exc.resets_at.timestamp())
+    when = f"<t:{int(exc.resets_at.timestamp())}:R>"
+    ours = exc.scope == "bot"
     if exc.unit == "credits":
-        text = (
-            f"This video needs {credits(exc.needed)}, but only {credits(exc.left)} "
-            f"{'is' if exc.left == 1 else 'are'} left in {whose} daily video budget."
+        if ours:
+            return nmsg(
+                "This video needs {needed}, but only {n} credit is left in the bot's "
+                "daily video budget. The budget starts afresh {when}.",
+                "This video needs {needed}, but only {n} credits are left in the bot's "
+                "daily video budget. The budget starts afresh {when}.",
+                exc.left,
+                needed=credits(exc.needed),
+                when=when,
+            )
+        return nmsg(
+            "This video needs {needed}, but only {n} credit is left in this server's "
+            "daily video budget. The budget starts afresh {when}.",
+            "This video needs {needed}, but only {n} credits are left in this server's "
+            "daily video budget. The budget starts afresh {when}.",
+            exc.left,
+            needed=credits(exc.needed),
+            when=when,
         )
-    else:
         log.info(
             "money cap: %s spent of %s, job needs %s",
             format_money(exc.spent, currency),
             format_money(exc.cap, currency),
             format_money(exc.needed, currency),
         )
-        text = f"This video would go over {whose} daily spending limit."
-    return f"{text} The budget starts afresh <t:{stamp}:R>."
+    if ours:
+        return msg(
+            "This video would go over the bot's daily spending limit. "
+            "The budget starts afresh {when}.",
+            when=when,
+        )
+    return msg(
+        "This video would go over this server's daily spending limit. "
+        "The budget starts afresh {when}.",
+        when=when,
+    )
 
 
-def channels_message(channels: tuple[int, ...]) -> str:
+def channels_message(channels: tuple[int, ...]) -> Msg:
     """Where `/video` may be used instead."""
     shown = ", ".join(f"<#{c}>" for c in channels[:MAX_CHANNELS_SHOWN])
-    more = " and others" if len(channels) > MAX_CHANNELS_SHOWN else ""
-    return f"`/video` can only be used in {shown}{more} in this server."
+    if len(channels) > MAX_CHANNELS_SHOWN:
+        return msg(
+            "`/video` can only be used in {channels} and others in this server.", channels=shown
+        )
+    return msg("`/video` can only be used in {channels} in this server.", channels=shown)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.errors import UserError
+from bot.i18n import msg
 from bot.providers.base import Capabilities, ModelSpec, Orientation
 from bot.providers.errors import UnsupportedOption
 
@@ -26,12 +27,19 @@ def check_attachment(
     kind = (content_type or "").split(";")[0].strip().lower()
     if kind not in IMAGE_TYPES or not width or not height:
         raise UserError(
-            f"`{filename[:80]}` is not an image the bot can use. "
-            "Please attach a PNG, JPEG, WebP or GIF picture."
+            msg(
+                "`{filename}` is not an image the bot can use. "
+                "Please attach a PNG, JPEG, WebP or GIF picture.",
+                filename=filename[:80],
+            )
         )
     if size > max_bytes:
         raise UserError(
-            f"That image is too large ({_megabytes(size)}); the limit is {_megabytes(max_bytes)}."
+            msg(
+                "That image is too large ({size}); the limit is {limit}.",
+                size=_megabytes(size),
+                limit=_megabytes(max_bytes),
+            )
         )
 
 
@@ -39,11 +47,14 @@ def check_prompt(prompt: str, max_length: int) -> str:
     """The prompt, stripped; refuses empty and overlong prompts."""
     text = prompt.strip()
     if not text:
-        raise UserError("Please describe what should happen in the video.")
+        raise UserError(msg("Please describe what should happen in the video."))
     if len(text) > max_length:
         raise UserError(
-            f"That prompt is {len(text)} characters long; the limit is {max_length}. "
-            "Please shorten it."
+            msg(
+                "That prompt is {length} characters long; the limit is {limit}. Please shorten it.",
+                length=len(text),
+                limit=max_length,
+            )
         )
     return text
 

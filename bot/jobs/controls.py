@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.db import Store
 from bot.db.models import Job
 from bot.errors import Refusal, UserError
+from bot.i18n import N_, member_locale, msg, translate_known
 from bot.jobs import ledger
 from bot.jobs.request import JobRequest, request_from_job
 from bot.jobs.run import JobRun
@@ -26,12 +27,14 @@ from bot.ui.text import cancel_confirmation
 
 log = logging.getLogger(__name__)
 
-FINISHED = "This video has already finished."
-CANCELLED = "Cancelled. The credit was refunded."
-CANCELLED_KEPT = "Cancelled. The video had already been sent to the provider: no refund."
-NOT_YOURS = "Only the member who asked for this video, or a server manager, can cancel it."
-IN_ITS_SERVER = "Please press Retry in the server where the video was made."
-NOT_A_MEMBER = "You are no longer a member of the server where this video was made."
+# Answers and refusals, in English; each is translated for the member who clicked.
+FINISHED = N_("This video has already finished.")
+CANCELLED = N_("Cancelled. The credit was refunded.")
+CANCELLED_KEPT = N_("Cancelled. The video had already been sent to the provider: no refund.")
+NOT_YOURS = N_("Only the member who asked for this video, or a server manager, can cancel it.")
+IN_ITS_SERVER = N_("Please press Retry in the server where the video was made.")
+NOT_A_MEMBER = N_("You are no longer a member of the server where this video was made.")
+GONE = N_("That video no longer exists.")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -64,11 +67,11 @@ class JobControls:
         """
         job = await self.store.get_job(job_id)
         if job is None:
-            raise UserError("That video no longer exists.")
+            raise UserError(GONE)
         if job.user_id != interaction.user.id:
-            raise UserError("Only the member who asked for this video can retry it.")
+            raise UserError(msg("Only the member who asked for this video can retry it."))
         if job.status not in ("failed", "cancelled"):
-            raise UserError("Only a failed or cancelled video can be retried.")
+            raise UserError(msg("Only a failed or cancelled video can be retried."))
         self.ensure_accepting()
         request = request_from_job(job, self.provider.capabilities)
         if job.guild_id is None or interaction.guild_id == job.guild_id:
@@ -125,7 +128,7 @@ class JobControls:
         """
         job = await self.store.get_job(job_id)
         if job is None:
-            return "That video no longer exists."
+            return GONE
         manager = owner or (can_manage and guild_id is not None and guild_id == job.guild_id)
         if by != job.user_id and not manager:
             return NOT_YOURS
@@ -156,11 +159,16 @@ class JobControls:
             owner=interaction.user.id in self.settings.owner_ids,
             confirmed=confirmed,
         )
+        locale = member_locale(interaction)
         if isinstance(answer, ConfirmCancel):
             await interaction.response.send_message(
-                cancel_confirmation(answer.own), view=confirm_view(job_id), ephemeral=True
+                cancel_confirmation(answer.own, locale),
+                view=confirm_view(job_id, locale),
+                ephemeral=True,
             )
         elif confirmed:  # the answer replaces the question (and its button)
-            await interaction.response.edit_message(content=answer, view=None)
+            await interaction.response.edit_message(
+                content=translate_known(locale, answer), view=None
+            )
         else:
-            await interaction.response.send_message(answer, ephemeral=True)
+            await interaction.response.send_message(translate_known(locale, answer), ephemeral=True)

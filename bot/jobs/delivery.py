@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.errors import UserError
+from bot.i18n import N_
 from bot.jobs import pipeline
 from bot.jobs.context import RunContext
 from bot.media.download import DownloadError, LinkExpired, NotAVideo, UnsafeURL, is_http_url
@@ -23,12 +24,14 @@ from bot.providers.registry import result_origin
 
 log = logging.getLogger(__name__)
 
-INVALID_LINK = "The video service returned an invalid link."
-EXPIRED = "The finished video's link had expired before the bot could fetch it."
-INTERNAL = "The video service's link led to a private network address, so the bot did not fetch it."
-NOT_VIDEO = "The video service's link did not lead to a video file."
-TOO_LARGE = "The video was too large for Discord and the provider gave no link."
-NO_ROOM = "The video was too large for Discord, and the bot has no room left to host it."
+INVALID_LINK = N_("The video service returned an invalid link.")
+EXPIRED = N_("The finished video's link had expired before the bot could fetch it.")
+INTERNAL = N_(
+    "The video service's link led to a private network address, so the bot did not fetch it."
+)
+NOT_VIDEO = N_("The video service's link did not lead to a video file.")
+TOO_LARGE = N_("The video was too large for Discord and the provider gave no link.")
+NO_ROOM = N_("The video was too large for Discord, and the bot has no room left to host it.")
 
 
 class Undeliverable(UserError):

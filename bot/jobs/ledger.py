@@ -16,11 +16,12 @@ from bot.db import Store, StoreError
 from bot.db.errors import NotSubmittable
 from bot.db.models import FinalStatus
 from bot.errors import UserError
+from bot.i18n import N_, msg
 
 log = logging.getLogger(__name__)
 
 TRIES = 5
-RESTART_REASON = (
+RESTART_REASON = N_(
     "The bot restarted while making this video, and this kind of job cannot be resumed."
 )
 
@@ -63,7 +64,7 @@ class NotMarked(UserError):
 
     def __init__(self) -> None:
         super().__init__(
-            "The bot could not record this video before sending it, so it was not sent."
+            msg("The bot could not record this video before sending it, so it was not sent.")
         )
 
 

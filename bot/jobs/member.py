@@ -6,6 +6,7 @@ import dataclasses
 
 import discord
 
+from bot.i18n import server_locale
 from bot.jobs.request import JobRequest
 from bot.rules.costs import CostTable
 
@@ -29,9 +30,13 @@ def parent_channel_id(interaction: discord.Interaction) -> int | None:
 def for_member(
     request: JobRequest, interaction: discord.Interaction, costs: CostTable
 ) -> JobRequest:
-    """``request`` with the member's roles, the thread's parent and the job's cost filled in."""
+    """``request`` with the member's roles, the thread's parent, the job's cost and language.
+
+    The job's messages are public, so they are in the server's language.
+    """
     return dataclasses.replace(
         request,
+        locale=server_locale(interaction),
         role_ids=role_ids(interaction),
         parent_channel_id=parent_channel_id(interaction),
         cost=request.credits(costs),

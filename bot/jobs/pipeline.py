@@ -19,6 +19,7 @@ import aiohttp
 
 from bot.config import ProviderSettings
 from bot.errors import UserError
+from bot.i18n import msg
 from bot.media.download import DownloadError, TooLarge, download_to_file, is_http_url
 from bot.media.images import ImageError, prepare_image_async
 from bot.providers.base import (
@@ -39,7 +40,7 @@ class StreamEnded(UserError):
     """The provider's events ended without the job ending (a provider bug or a cut)."""
 
     def __init__(self) -> None:
-        super().__init__("The video service stopped answering.")
+        super().__init__(msg("The video service stopped answering."))
 
 
 class Watcher(Protocol):
@@ -70,7 +71,7 @@ async def download_image(
     when set); every other host must be public. The bytes are sniffed by :func:`prepare`.
     """
     if not is_http_url(url):
-        raise UserError("The image link is not valid.")
+        raise UserError(msg("The image link is not valid."))
     with tempfile.TemporaryDirectory(prefix="sora-img-") as tmp:
         path = Path(tmp) / "input"
         try:
@@ -84,7 +85,9 @@ async def download_image(
                 expect="any",
             )
         except DownloadError as exc:
-            raise UserError(f"The bot could not download your image: {exc}.") from None
+            raise UserError(
+                msg("The bot could not download your image: {error}.", error=str(exc))
+            ) from None
         return await asyncio.to_thread(path.read_bytes)
 
 

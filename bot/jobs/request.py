@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.db import Job
 from bot.errors import UserError
+from bot.i18n import DEFAULT_LOCALE, pick_locale
 from bot.providers.base import Capabilities, ModelSpec, Orientation
 from bot.providers.errors import UnsupportedOption
 from bot.rules.costs import CostTable
@@ -30,6 +31,9 @@ class JobRequest:
     role_ids: tuple[int, ...] = ()
     parent_channel_id: int | None = None
     cost: int | None = None
+    # The language of the job's public messages (the server's; see bot.i18n), kept
+    # with its options so a message edited after a restart stays in it.
+    locale: str = DEFAULT_LOCALE
 
     def credits(self, costs: CostTable) -> int:
         """What the job costs: its own cost when set, else the operator's table's."""
@@ -48,6 +52,8 @@ class JobRequest:
         }
         if self.cost is not None and self.cost != 1:
             options["cost"] = self.cost
+        if self.locale != DEFAULT_LOCALE:
+            options["locale"] = self.locale
         return options
 
 
@@ -76,4 +82,5 @@ def request_from_job(job: Job, capabilities: Capabilities) -> JobRequest:
         image_url=job.image_url or "",
         image_size=0,
         cost=job.cost,
+        locale=pick_locale(str(options.get("locale") or DEFAULT_LOCALE)),
     )

@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection
 from bot.db import Store
 from bot.db.models import Job
 from bot.errors import UserError
+from bot.i18n import t, translate_known
 from bot.jobs import ledger
 from bot.jobs.context import RunContext
 from bot.jobs.request import JobRequest, request_from_job
@@ -20,7 +21,7 @@ from bot.jobs.run import JobRun
 from bot.providers.base import Provider
 from bot.providers.registry import resumes_here
 from bot.ui.messenger import JobMessenger
-from bot.ui.text import failure_message
+from bot.ui.text import failure_message, job_locale
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,13 @@ class JobResumer:
         if request is not None:
             content = failure_message(job.user_id, job.prompt, request.options, reason)
         else:
-            content = f"❌ <@{job.user_id}>, your video could not be finished: {reason}"
+            locale = job_locale(job.options)
+            content = t(
+                locale,
+                "❌ {member}, your video could not be finished: {reason}",
+                member=f"<@{job.user_id}>",
+                reason=translate_known(locale, reason),
+            )
         try:
             await asyncio.wait_for(messenger.finish(content, None, "retry"), 30)
         except Exception as exc:

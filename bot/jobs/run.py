@@ -22,6 +22,7 @@ import discord
 from bot.db import Job
 from bot.db.models import FinalStatus
 from bot.errors import BotError, user_message
+from bot.i18n import N_, t
 from bot.jobs import delivery, ledger, pipeline
 from bot.jobs.background import TaskSet
 from bot.jobs.context import RunContext
@@ -41,7 +42,7 @@ from bot.ui.text import failure_message, progress_message, success_message
 
 log = logging.getLogger(__name__)
 
-CRASHED = "Something went wrong inside the bot while making this video."
+CRASHED = N_("Something went wrong inside the bot while making this video.")
 MESSAGE_TIMEOUT = 10.0
 FINAL_GRACE = 5.0  # on shutdown, how long a job's ending under way may still take
 
@@ -163,7 +164,7 @@ class JobRun:
             await asyncio.shield(self._interrupted())
             raise
         except BotError as exc:
-            await self._fail(exc.user_message)
+            await self._fail(exc.localized(self.request.locale))
         except Exception:
             log.exception("job %s crashed", self.job.id)
             await self._fail(CRASHED)
@@ -214,7 +215,7 @@ class JobRun:
         try:
             end = await pipeline.follow(events, self)
         except pipeline.StreamEnded as exc:
-            await self._fail(exc.user_message)
+            await self._fail(exc.localized(self.request.locale))
             return
         if isinstance(end, Completed):
             await self._complete(end)
@@ -236,7 +237,7 @@ class JobRun:
                     job_id=self.job.id,
                 )
             except delivery.Undeliverable as exc:  # never charged for a video it cannot get
-                await self._fail(exc.user_message)
+                await self._fail(exc.localized(self.request.locale))
                 return
             await self._ending(self._completed(result, got))
 
@@ -245,9 +246,12 @@ class JobRun:
         if not await self._settle("completed", result_url=result.url):
             return
         r = self.request
-        elapsed = format_elapsed(self.elapsed)
+        locale = r.locale
+        elapsed = format_elapsed(self.elapsed, locale)
         hours = got.served_hours
-        note = f"\nThe link works for {hours:g} hours." if hours is not None else ""
+        note = ""
+        if hours is not None:
+            note = "\n" + t(locale, "The link works for {hours} hours.", hours=f"{hours:g}")
 
         def render(with_file: bool) -> str:
             return success_message(
@@ -285,7 +289,7 @@ class JobRun:
             log.warning("job %s failed at the provider: %s", self.job.id, error)
         if isinstance(error, ProviderTimeout):  # abandoned: stop it rendering (and billing) on
             await self._cancel_at_provider()
-        await self._fail(user_message(error) or CRASHED)
+        await self._fail(user_message(error, self.request.locale) or CRASHED)
 
     async def _fail(self, reason: str) -> None:
         """Refund (exactly once) and tell the member why, with a Retry button."""
@@ -309,14 +313,22 @@ class JobRun:
         if self._cancel_by is not None:
             await self._cancel_at_provider()
             refund = not self._cancel_keeps_credit
-            await self._failed(f"Cancelled by <@{self._cancel_by}>.", "cancelled", refund=refund)
+            who = f"<@{self._cancel_by}>"
+            reason = t(self.request.locale, "Cancelled by {member}.", member=who)
+            await self._failed(reason, "cancelled", refund=refund)
             return
         resumable = self.ctx.provider.capabilities.resumable
         if self.task_id is not None and resumable:
-            note = "⏸ The bot is restarting. Your video keeps rendering and will be posted here."
+            note = t(
+                self.request.locale,
+                "⏸ The bot is restarting. Your video keeps rendering and will be posted here.",
+            )
         elif self.task_id is None and not self.submitting:
             await ledger.record(self.ctx.store, self.job.id, status="queued")
-            note = "⏸ The bot is restarting. Your video will start when it is back."
+            note = t(
+                self.request.locale,
+                "⏸ The bot is restarting. Your video will start when it is back.",
+            )
         else:
             await self._fail(ledger.RESTART_REASON)
             return

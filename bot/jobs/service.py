@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.db import Store, StoreError
 from bot.db.models import Job
 from bot.errors import Refusal, UserError
+from bot.i18n import N_, msg
 from bot.jobs import ledger
 from bot.jobs.admission import admit
 from bot.jobs.background import TaskSet
@@ -35,10 +36,11 @@ from bot.providers.base import Provider
 from bot.providers.push import HookRegistry, HookServer, PushCapable
 from bot.ui.edits import EditScheduler
 from bot.ui.messenger import JobMessenger
+from bot.ui.text import job_locale
 
 log = logging.getLogger(__name__)
 
-RESTARTING = "The bot is restarting. Please try again in a minute."
+RESTARTING = N_("The bot is restarting. Please try again in a minute.")
 # Network failures other than Discord's error answers (a dropped connection, a timeout).
 CONNECTION_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
 
@@ -127,8 +129,10 @@ class JobService(JobControls, JobResumer):
         except StoreError as exc:
             log.error("reserving a credit failed: %s", exc)
             raise UserError(
-                "The bot could not record your request right now. Nothing was charged; "
-                "please try again in a minute."
+                msg(
+                    "The bot could not record your request right now. Nothing was charged; "
+                    "please try again in a minute."
+                )
             ) from None
 
     async def launch(
@@ -158,8 +162,10 @@ class JobService(JobControls, JobResumer):
             await asyncio.shield(self.refund(job, "The bot could not answer on Discord."))
             if isinstance(exc, CONNECTION_ERRORS):
                 raise UserError(
-                    "Discord could not be reached to answer you. Nothing was charged; "
-                    "please try again."
+                    msg(
+                        "Discord could not be reached to answer you. Nothing was charged; "
+                        "please try again."
+                    )
                 ) from None
             raise
 
@@ -208,6 +214,7 @@ class JobService(JobControls, JobResumer):
             message_id=message_id if message_id is not None else job.message_id,
             interaction=interaction,
             on_moved=moved,
+            locale=job_locale(job.options),
         )
 
     def start(

@@ -21,11 +21,12 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import discord
 
 from bot.errors import reply_error
+from bot.i18n import DEFAULT_LOCALE, N_, member_locale, t
 
 log = logging.getLogger(__name__)
 
 Buttons = Literal["cancel", "retry"] | None
-UNAVAILABLE = "Videos are unavailable."
+UNAVAILABLE = N_("Videos are unavailable.")
 
 
 @runtime_checkable
@@ -48,7 +49,9 @@ class JobButtonHandler(Protocol):
 async def _route(interaction: discord.Interaction, job_id: int, action: str) -> None:
     handler = interaction.client
     if not isinstance(handler, JobButtonHandler):
-        await interaction.response.send_message(UNAVAILABLE, ephemeral=True)
+        await interaction.response.send_message(
+            t(member_locale(interaction), UNAVAILABLE), ephemeral=True
+        )
         return
     try:
         if action == "cancel":
@@ -66,10 +69,10 @@ class CancelButton(
 ):
     """Stops a running job; only its owner or a server manager may."""
 
-    def __init__(self, job_id: int) -> None:
+    def __init__(self, job_id: int, locale: str = DEFAULT_LOCALE) -> None:
         super().__init__(
             discord.ui.Button(
-                label="Cancel",
+                label=t(locale, "Cancel"),
                 style=discord.ButtonStyle.secondary,
                 custom_id=f"video:cancel:{job_id}",
             )
@@ -93,10 +96,12 @@ class RetryButton(
 ):
     """Starts a new job with the same image and options (a new credit, the usual checks)."""
 
-    def __init__(self, job_id: int) -> None:
+    def __init__(self, job_id: int, locale: str = DEFAULT_LOCALE) -> None:
         super().__init__(
             discord.ui.Button(
-                label="Retry", style=discord.ButtonStyle.primary, custom_id=f"video:retry:{job_id}"
+                label=t(locale, "Retry"),
+                style=discord.ButtonStyle.primary,
+                custom_id=f"video:retry:{job_id}",
             )
         )
         self.job_id = job_id
@@ -118,10 +123,10 @@ class CancelConfirmButton(
 ):
     """Confirms the Cancel of a job already sent to the provider (no refund)."""
 
-    def __init__(self, job_id: int) -> None:
+    def __init__(self, job_id: int, locale: str = DEFAULT_LOCALE) -> None:
         super().__init__(
             discord.ui.Button(
-                label="Cancel anyway",
+                label=t(locale, "Cancel anyway"),
                 style=discord.ButtonStyle.danger,
                 custom_id=f"video:cancel-confirm:{job_id}",
             )
@@ -140,17 +145,18 @@ class CancelConfirmButton(
         await _route(interaction, self.job_id, "cancel-confirm")
 
 
-def confirm_view(job_id: int) -> discord.ui.View:
-    """The private question's one button: cancel job ``job_id`` anyway."""
+def confirm_view(job_id: int, locale: str = DEFAULT_LOCALE) -> discord.ui.View:
+    """The private question's one button: cancel job ``job_id`` anyway (labelled in ``locale``)."""
     view = discord.ui.View(timeout=None)
-    view.add_item(CancelConfirmButton(job_id))
+    view.add_item(CancelConfirmButton(job_id, locale))
     return view
 
 
-def job_view(job_id: int, buttons: Buttons) -> discord.ui.View | None:
-    """The buttons a job's message shows, or None for none."""
+def job_view(job_id: int, buttons: Buttons, locale: str = DEFAULT_LOCALE) -> discord.ui.View | None:
+    """The buttons a job's message shows (labelled in ``locale``), or None for none."""
     if buttons is None:
         return None
     view = discord.ui.View(timeout=None)
-    view.add_item(CancelButton(job_id) if buttons == "cancel" else RetryButton(job_id))
+    button = CancelButton if buttons == "cancel" else RetryButton
+    view.add_item(button(job_id, locale))
     return view

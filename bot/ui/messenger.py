@@ -23,6 +23,7 @@ from typing import Any
 
 import discord
 
+from bot.i18n import DEFAULT_LOCALE
 from bot.ui.buttons import Buttons, job_view
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,10 @@ class JobMessenger:
         interaction: discord.Interaction | None = None,
         upload_limit: int | None = None,
         on_moved: Moved | None = None,
+        locale: str = DEFAULT_LOCALE,
     ) -> None:
         self.client = client
+        self.locale = locale  # the buttons' labels: the job's (the server's) language
         self.job_id = job_id
         self.user_id = user_id
         self.channel_id = channel_id
@@ -113,7 +116,7 @@ class JobMessenger:
             # Fresh each attempt: discord.py closes a File once it was sent.
             kwargs: dict[str, Any] = {
                 "content": content,
-                "view": job_view(self.job_id, buttons),
+                "view": job_view(self.job_id, buttons, self.locale),
                 "allowed_mentions": NO_MENTIONS,
             }
             if video is not None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
+from bot.i18n import DEFAULT_LOCALE, N_, pick_locale, t, tn, translate_known
 from bot.ui.markdown import escape, safe_url
 from bot.ui.progress import ProgressState, render_line
 
@@ -27,19 +29,31 @@ def quote(text: str, limit: int = PROMPT_PREVIEW) -> str:
     return "\n".join("> " + line for line in lines or [""])
 
 
+def job_locale(options: Mapping[str, object]) -> str:
+    """The language of a job's public messages: the server's, kept with its options."""
+    value = options.get("locale")
+    return pick_locale(value) if isinstance(value, str) else DEFAULT_LOCALE
+
+
+ORIENTATIONS = {"portrait": N_("portrait"), "landscape": N_("landscape")}
+
+
 def header(user_id: int, options: dict[str, object]) -> str:
     """First lines of every job message: who asked, with which options, and the prompt."""
+    locale = job_locale(options)
+    orientation = str(options.get("orientation"))
     parts = [
-        f"{options.get('duration')}s",
-        str(options.get("orientation")),
+        t(locale, "{seconds}s", seconds=options.get("duration")),
+        t(locale, ORIENTATIONS[orientation]) if orientation in ORIENTATIONS else orientation,
         str(options.get("model")),
     ]
     if options.get("hd"):
         parts.append("HD")
     cost = options.get("cost")
     if isinstance(cost, int) and cost != 1:  # weighted costs (COST_TABLE): say what it costs
-        parts.append(f"{cost} credits")
-    return f"🎬 **Video for <@{user_id}>** · {' · '.join(parts)}"
+        parts.append(tn(locale, "{n} credit", "{n} credits", cost))
+    title = t(locale, "Video for {member}", member=f"<@{user_id}>")
+    return f"🎬 **{title}** · {' · '.join(parts)}"
 
 
 def _fit(text: str) -> str:
@@ -50,7 +64,8 @@ def progress_message(
     user_id: int, prompt: str, options: dict[str, object], state: ProgressState
 ) -> str:
     """The public progress message."""
-    return _fit(f"{header(user_id, options)}\n{quote(prompt)}\n{render_line(state)}")
+    line = render_line(state, job_locale(options))
+    return _fit(f"{header(user_id, options)}\n{quote(prompt)}\n{line}")
 
 
 def success_message(
@@ -63,21 +78,32 @@ def success_message(
     elapsed: str,
 ) -> str:
     """The finished job: prompt, the link, and a note when the file could not be attached."""
-    lines = [header(user_id, options), quote(prompt), f"✅ Done in {elapsed}."]
+    locale = job_locale(options)
+    lines = [
+        header(user_id, options),
+        quote(prompt),
+        t(locale, "✅ Done in {elapsed}.", elapsed=elapsed),
+    ]
     url = safe_url(url) if url else None  # the provider's link, plain: never a masked one
     if url:
         lines.append(f"🔗 {url}")
     if not attached:
         if url:
-            lines.append("The video is too large to upload here, so it is shared as a link.")
+            lines.append(
+                t(locale, "The video is too large to upload here, so it is shared as a link.")
+            )
         else:
             lines.append(
-                "⚠️ The video is too large to upload here and the service gave no public link."
+                t(
+                    locale,
+                    "⚠️ The video is too large to upload here and the service gave no public link.",
+                )
             )
     return _fit("\n".join(lines))
 
 
-NOT_REFUNDED = (
+REFUNDED = N_("Your credit was refunded; nothing was charged.")
+NOT_REFUNDED = N_(
     "The video had already been sent to the provider, which bills it, "
     "so the credit was not refunded."
 )
@@ -92,17 +118,25 @@ def failure_message(
     a mention the bot put there (who cancelled) still renders. ``refunded`` is
     False for a Cancel confirmed after the job was sent to the provider.
     """
-    reason = escape(reason.strip(), REASON_LIMIT)
-    credit = "Your credit was refunded; nothing was charged." if refunded else NOT_REFUNDED
+    locale = job_locale(options)
+    reason = escape(translate_known(locale, reason.strip()), REASON_LIMIT)
+    credit = t(locale, REFUNDED if refunded else NOT_REFUNDED)
     return _fit(f"{header(user_id, options)}\n{quote(prompt)}\n❌ {reason}\n{credit}")
 
 
-def cancel_confirmation(own: bool) -> str:
+def cancel_confirmation(own: bool, locale: str = DEFAULT_LOCALE) -> str:
     """What a Cancel of a job already sent to the provider asks before it goes ahead."""
-    whose = "your credit" if own else "the member's credit"
-    return (
+    if own:
+        return t(
+            locale,
+            "⚠️ This video is already rendering at the provider. Cancelling stops it here, "
+            "but your credit will not come back (the provider bills the render). Cancel anyway?",
+        )
+    return t(
+        locale,
         "⚠️ This video is already rendering at the provider. Cancelling stops it here, "
-        f"but {whose} will not come back (the provider bills the render). Cancel anyway?"
+        "but the member's credit will not come back (the provider bills the render). "
+        "Cancel anyway?",
     )
 
 
@@ -114,18 +148,45 @@ def quota_message(
     *,
     extra: int = 0,
     blocked: bool = False,
+    locale: str = DEFAULT_LOCALE,
 ) -> str:
     """The ``/quota`` answer; ``extra`` credits are the member's on top of the daily ones."""
     remaining = max(0, limit - used)
     stamp = int(resets_at.timestamp())
     lines = [
-        f"You have used **{used}** of **{limit}** credits today; **{remaining}** left.",
-        f"Your credits reset <t:{stamp}:R> (<t:{stamp}:f>).",
+        tn(
+            locale,
+            "You have used **{used}** of **{n}** credit today; **{remaining}** left.",
+            "You have used **{used}** of **{n}** credits today; **{remaining}** left.",
+            limit,
+            used=used,
+            remaining=remaining,
+        ),
+        t(
+            locale,
+            "Your credits reset {relative} ({date}).",
+            relative=f"<t:{stamp}:R>",
+            date=f"<t:{stamp}:f>",
+        ),
     ]
     if extra:
-        lines.append(f"You also have **{extra}** extra credits, used once today's run out.")
+        lines.append(
+            tn(
+                locale,
+                "You also have **{n}** extra credit, used once today's run out.",
+                "You also have **{n}** extra credits, used once today's run out.",
+                extra,
+            )
+        )
     if blocked:
-        lines.append("⛔ You are not allowed to make videos in this server.")
+        lines.append(t(locale, "⛔ You are not allowed to make videos in this server."))
     if running:
-        lines.append(f"You have {running} video{'s' if running != 1 else ''} in progress.")
+        lines.append(
+            tn(
+                locale,
+                "You have {n} video in progress.",
+                "You have {n} videos in progress.",
+                running,
+            )
+        )
     return "\n".join(lines)

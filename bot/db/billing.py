@@ -15,8 +15,8 @@ from bot.db import operator_queries as oq
 from bot.db import queries
 from bot.db.base import StoreBase
 from bot.db.errors import NotSubmittable, RenderLimitExceeded
-from bot.db.migrate import immediate
 from bot.db.models import ACTIVE_STATUSES, next_reset, utc
+from bot.db.plan import Plan, one, run, scalar
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ DEFAULT_REFUND_ALLOWANCE = 2
 class BillingStore(StoreBase):
     """``mark_submitting`` and the render gate ``reserve`` checks."""
 
-    async def _check_renders(
+    def _check_renders(
         self,
         user_id: int,
         day: str,
@@ -37,10 +37,10 @@ class BillingStore(StoreBase):
         extra: int,
         allowance: int,
         at: datetime,
-    ) -> None:
-        """Raise RenderLimitExceeded past the member's render gate; inside reserve's transaction."""
-        rendered = await self._scalar(oq.RENDERED_ON_DAY, (user_id, day))
-        forgiven = max(await self._scalar(oq.FORGIVEN_ON_DAY, (user_id, day)), 0)
+    ) -> Plan[None]:
+        """Raise RenderLimitExceeded past the member's render gate; part of reserve's plan."""
+        rendered = yield scalar(oq.RENDERED_ON_DAY, (user_id, day))
+        forgiven = max((yield scalar(oq.FORGIVEN_ON_DAY, (user_id, day))), 0)
         if rendered + cost > daily_limit + extra + forgiven + allowance:
             raise RenderLimitExceeded(
                 rendered,
@@ -68,22 +68,16 @@ class BillingStore(StoreBase):
         when the database fails.
         """
         ts = utc(now).timestamp()
-        async with self._locked() as conn:
-            # A commit under synchronous=NORMAL survives a crash of the bot but
-            # not a power cut; this one is worth one fsync. (The pragma cannot
-            # change inside a transaction, hence around it.)
-            await conn.execute("PRAGMA synchronous = FULL")
-            try:
-                async with immediate(conn):
-                    async with conn.execute(
-                        queries.MARK_SUBMITTING, (ts, ts, ts, job_id, *ACTIVE_STATUSES)
-                    ) as cur:
-                        marked = cur.rowcount == 1
-                    if not marked:
-                        row = await self._one(queries.JOB_STATE, (job_id,))
-                        status = None if row is None else str(row[0])
-                        already = row is not None and row[1] is not None
-                        raise NotSubmittable(job_id, status, already=already)
-            finally:
-                await conn.execute("PRAGMA synchronous = NORMAL")
+
+        def plan() -> Plan[None]:
+            marked = yield run(queries.MARK_SUBMITTING, (ts, ts, ts, job_id, *ACTIVE_STATUSES))
+            if marked != 1:
+                row = yield one(queries.JOB_STATE, (job_id,))
+                status = None if row is None else str(row[0])
+                already = row is not None and row[1] is not None
+                raise NotSubmittable(job_id, status, already=already)
+
+        # Durable: a crash (or, on SQLite, a power cut) right after must not
+        # forget what the provider will bill.
+        await self._write(plan, durable=True)
         log.info("job %s submitting: billable from now", job_id)

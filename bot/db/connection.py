@@ -1,4 +1,7 @@
-"""Opening the SQLite file: a private file, the connection pragmas, then migrations."""
+"""Opening the SQLite file: a private file, the connection pragmas, then migrations.
+
+Synchronous: these run on the SQLite backend's database thread.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,6 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
-import aiosqlite
-
 from bot.db.errors import StoreError, wrap_sqlite_error
 from bot.db.migrate import apply_migrations
 
@@ -18,9 +19,7 @@ log = logging.getLogger(__name__)
 DEFAULT_BUSY_TIMEOUT = 5.0
 
 
-async def connect(
-    location: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
-) -> aiosqlite.Connection:
+def connect(location: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> sqlite3.Connection:
     """A configured, migrated connection to ``location``; the caller closes it.
 
     ``isolation_level=None`` leaves transactions to us: the store issues its own
@@ -30,14 +29,16 @@ async def connect(
     if location != ":memory:":
         prepare_file(Path(location))
     try:
-        conn = await aiosqlite.connect(location, timeout=busy_timeout, isolation_level=None)
+        conn = sqlite3.connect(
+            location, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        )
     except sqlite3.Error as exc:
         raise wrap_sqlite_error(exc) from exc
     try:
         conn.row_factory = sqlite3.Row
-        version = await configure(conn, busy_timeout)
+        version = configure(conn, busy_timeout)
     except BaseException as exc:
-        await conn.close()
+        conn.close()
         if isinstance(exc, sqlite3.Error):
             raise wrap_sqlite_error(exc) from exc
         raise
@@ -45,9 +46,9 @@ async def connect(
     return conn
 
 
-async def connect_reader(
+def connect_reader(
     location: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
-) -> aiosqlite.Connection | None:
+) -> sqlite3.Connection | None:
     """A second, read-only connection to an open database, or None when there cannot be one.
 
     Opened with ``mode=ro`` and ``PRAGMA query_only``, so it can never write
@@ -60,18 +61,19 @@ async def connect_reader(
         return None
     uri = read_only_uri(location)
     try:
-        conn = await aiosqlite.connect(uri, uri=True, timeout=busy_timeout, isolation_level=None)
+        conn = sqlite3.connect(
+            uri, uri=True, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        )
     except sqlite3.Error as exc:
         log.warning("no read-only connection to %s (%s): reads share the writer", location, exc)
         return None
     try:
         conn.row_factory = sqlite3.Row
-        await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000):d}")
-        await conn.execute("PRAGMA query_only = ON")
-        async with conn.execute("PRAGMA user_version"):
-            pass  # proves the file can be read through this connection now
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000):d}")
+        conn.execute("PRAGMA query_only = ON")
+        conn.execute("PRAGMA user_version").fetchone()  # proves the file can be read now
     except sqlite3.Error as exc:
-        await conn.close()
+        conn.close()
         log.warning("no read-only connection to %s (%s): reads share the writer", location, exc)
         return None
     return conn
@@ -100,16 +102,15 @@ def prepare_file(path: Path) -> None:
         raise StoreError(f"cannot create database file {path}: {exc}") from exc
 
 
-async def configure(conn: aiosqlite.Connection, busy_timeout: float) -> int:
+def configure(conn: sqlite3.Connection, busy_timeout: float) -> int:
     """Set the per-connection pragmas and migrate; return the schema version."""
-    await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000):d}")
-    async with conn.execute("PRAGMA journal_mode = WAL") as cur:
-        row = await cur.fetchone()
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000):d}")
+    row = conn.execute("PRAGMA journal_mode = WAL").fetchone()
     if row is None or str(row[0]).lower() != "wal":
         # e.g. :memory: or a filesystem without shared memory: still correct, less concurrent.
         log.warning("database journal_mode is %s, not wal", row[0] if row else None)
     # NORMAL is durable across application crashes in WAL mode; only a power cut
     # can lose the last commits, which is acceptable for a bot's job table.
-    await conn.execute("PRAGMA synchronous = NORMAL")
-    await conn.execute("PRAGMA foreign_keys = ON")
-    return await apply_migrations(conn)
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return apply_migrations(conn)

@@ -61,6 +61,23 @@ def wrap_sqlite_error(exc: sqlite3.Error) -> StoreError:
     return StoreError(f"database error: {exc}")
 
 
+# PostgreSQL's SQLSTATEs worth retrying: serialization_failure, deadlock_detected,
+# lock_not_available (lock_timeout), too_many_connections, cannot_connect_now.
+_PG_BUSY_STATES = frozenset({"40001", "40P01", "55P03", "53300", "57P03"})
+
+
+def wrap_pg_error(exc: BaseException) -> StoreError:
+    """The :class:`StoreError` to raise (``from exc``) for an asyncpg or connection error.
+
+    The server's message never contains the connection's password (asyncpg
+    does not echo it), so it is kept for the operator.
+    """
+    state = getattr(exc, "sqlstate", None)
+    if state in _PG_BUSY_STATES or isinstance(exc, TimeoutError):
+        return StoreBusy(f"database is busy: {exc}")
+    return StoreError(f"database error: {type(exc).__name__}: {exc}")
+
+
 class QuotaError(Exception):
     """Base of the reasons :meth:`~bot.db.store.Store.reserve` refuses a job."""
 

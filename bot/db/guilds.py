@@ -14,13 +14,13 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Literal
 
-import aiosqlite
-
 from bot.db import operator_queries as oq
 from bot.db import queries
 from bot.db.base import StoreBase
+from bot.db.dialect import member_lock
 from bot.db.guild_models import AuditEntry, GuildSettings, MemberSettings, PolicySnapshot
 from bot.db.models import from_epoch, quota_day, utc
+from bot.db.plan import Op, Plan, Row, all_rows, lock, one, run, scalar
 
 log = logging.getLogger(__name__)
 
@@ -52,40 +52,42 @@ class GuildStore(StoreBase):
     ) -> PolicySnapshot:
         """The server's and member's settings, the limits of ``role_ids``, allowed channels."""
         roles = tuple(dict.fromkeys(role_ids))
-        async with self._locked():
-            guild = await self._guild(guild_id)
-            member = await self._member(guild_id, user_id)
+
+        def plan() -> Plan[PolicySnapshot]:
+            guild = _guild(guild_id, (yield one(oq.GUILD_SETTINGS, (guild_id,))))
+            member = _member(guild_id, user_id, (yield _member_op(guild_id, user_id)))
             limits: dict[int, int] = {}
             if roles:
                 sql = oq.ROLE_LIMITS_OF.format(marks=", ".join("?" for _ in roles))
-                limits = {r[0]: r[1] for r in await self._all(sql, (guild_id, *roles))}
-            channels = tuple(r[0] for r in await self._all(oq.CHANNELS, (guild_id,)))
-        return PolicySnapshot(guild, member, MappingProxyType(limits), channels)
+                limits = {r[0]: r[1] for r in (yield all_rows(sql, (guild_id, *roles)))}
+            channels = tuple(r[0] for r in (yield all_rows(oq.CHANNELS, (guild_id,))))
+            return PolicySnapshot(guild, member, MappingProxyType(limits), channels)
+
+        return await self._read(plan)
 
     async def guild_settings(self, guild_id: int) -> GuildSettings:
         """A server's own settings (all ``None`` when it changed nothing)."""
-        async with self._locked():
-            return await self._guild(guild_id)
+        return _guild(guild_id, await self._one(oq.GUILD_SETTINGS, (guild_id,)))
 
     async def member_settings(self, guild_id: int, user_id: int) -> MemberSettings:
         """A member's settings in a server (defaults when none were set)."""
-        async with self._locked():
-            return await self._member(guild_id, user_id)
+        row = await self._one(oq.MEMBER_SETTINGS, (guild_id, user_id))
+        return _member(guild_id, user_id, row)
 
     async def role_limits(self, guild_id: int) -> dict[int, int]:
         """Every role limit of a server: role id to daily credits."""
-        async with self._locked():
-            return {r[0]: r[1] for r in await self._all(oq.ROLE_LIMITS, (guild_id,))}
+        return {r[0]: r[1] for r in await self._all(oq.ROLE_LIMITS, (guild_id,))}
 
     async def video_channels(self, guild_id: int) -> tuple[int, ...]:
         """Channels where ``/video`` is allowed in a server; empty means everywhere."""
-        async with self._locked():
-            return tuple(r[0] for r in await self._all(oq.CHANNELS, (guild_id,)))
+        return tuple(r[0] for r in await self._all(oq.CHANNELS, (guild_id,)))
 
     async def audit_log(self, guild_id: int | None, limit: int = 20) -> list[AuditEntry]:
         """The newest admin actions of a server (``None``: actions outside servers)."""
-        async with self._locked():
-            rows = await self._all(oq.AUDIT_LOG, (guild_id, limit))
+        if guild_id is None:
+            rows = await self._all(oq.AUDIT_LOG.format(where="guild_id IS NULL"), (limit,))
+        else:
+            rows = await self._all(oq.AUDIT_LOG.format(where="guild_id = ?"), (guild_id, limit))
         return [
             AuditEntry(
                 id=r["id"],
@@ -98,18 +100,6 @@ class GuildStore(StoreBase):
             )
             for r in rows
         ]
-
-    async def _guild(self, guild_id: int) -> GuildSettings:
-        row = await self._one(oq.GUILD_SETTINGS, (guild_id,))
-        if row is None:
-            return GuildSettings(guild_id)
-        return GuildSettings(guild_id, row[1], row[2], row[3])
-
-    async def _member(self, guild_id: int, user_id: int) -> MemberSettings:
-        row = await self._one(oq.MEMBER_SETTINGS, (guild_id, user_id))
-        if row is None:
-            return MemberSettings(guild_id, user_id)
-        return MemberSettings(guild_id, user_id, row[2], row[3], bool(row[4]), row[5])
 
     # ------------------------------------------------------------ admin writes
 
@@ -128,10 +118,13 @@ class GuildStore(StoreBase):
         if value is not None and value < 0:
             raise ValueError("a server setting must not be negative")
         ts = utc(now).timestamp()
-        async with self._transaction() as conn:
-            await conn.execute(oq.UPSERT_GUILD, (guild_id, ts))
-            await conn.execute(oq.SET_GUILD_COLUMN.format(column=column), (value, guild_id))
-            await _audit(conn, guild_id, actor_id, f"set {column}", None, {"value": value}, ts)
+
+        def plan() -> Plan[None]:
+            yield run(oq.UPSERT_GUILD, (guild_id, ts))
+            yield run(oq.SET_GUILD_COLUMN.format(column=column), (value, guild_id))
+            yield _audit(guild_id, actor_id, f"set {column}", None, {"value": value}, ts)
+
+        await self._write(plan)
 
     async def set_member_limit(
         self,
@@ -146,10 +139,13 @@ class GuildStore(StoreBase):
         if limit is not None and limit < 0:
             raise ValueError("a limit must not be negative")
         ts = utc(now).timestamp()
-        async with self._transaction() as conn:
-            await conn.execute(oq.UPSERT_MEMBER, (guild_id, user_id, ts))
-            await conn.execute(oq.SET_MEMBER_LIMIT, (limit, guild_id, user_id))
-            await _audit(conn, guild_id, actor_id, "member limit", user_id, {"limit": limit}, ts)
+
+        def plan() -> Plan[None]:
+            yield run(oq.UPSERT_MEMBER, (guild_id, user_id, ts))
+            yield run(oq.SET_MEMBER_LIMIT, (limit, guild_id, user_id))
+            yield _audit(guild_id, actor_id, "member limit", user_id, {"limit": limit}, ts)
+
+        await self._write(plan)
 
     async def add_extra_credits(
         self,
@@ -167,16 +163,22 @@ class GuildStore(StoreBase):
         raises :class:`CeilingExceeded` and writes nothing (removals always pass).
         """
         ts = utc(now).timestamp()
-        async with self._transaction() as conn:
+
+        def plan() -> Plan[int]:
+            # The member's lock: a reservation spending extra credits waits for us.
+            yield lock(member_lock(user_id))
             if max_balance is not None and delta > 0:
-                balance = await self._scalar(oq.EXTRA_CREDITS, (guild_id, user_id))
+                balance = yield scalar(oq.EXTRA_CREDITS, (guild_id, user_id))
                 if balance + delta > max_balance:
                     raise CeilingExceeded(balance, max_balance)
-            await conn.execute(oq.UPSERT_MEMBER, (guild_id, user_id, ts))
-            balance = await self._scalar(oq.ADD_EXTRA, (delta, guild_id, user_id))
+            yield run(oq.UPSERT_MEMBER, (guild_id, user_id, ts))
+            after = {"delta": delta, "guild": guild_id, "user": user_id}
+            balance = yield scalar(oq.ADD_EXTRA, after)
             details = {"delta": delta, "balance": balance}
-            await _audit(conn, guild_id, actor_id, "extra credits", user_id, details, ts)
-        return balance
+            yield _audit(guild_id, actor_id, "extra credits", user_id, details, ts)
+            return balance
+
+        return await self._write(plan)
 
     async def set_blocked(
         self,
@@ -191,14 +193,16 @@ class GuildStore(StoreBase):
         """Block or unblock a member; returns False when nothing changed (still audited)."""
         ts = utc(now).timestamp()
         action = "block" if blocked else "unblock"
-        async with self._transaction() as conn:
-            await conn.execute(oq.UPSERT_MEMBER, (guild_id, user_id, ts))
+
+        def plan() -> Plan[bool]:
+            yield run(oq.UPSERT_MEMBER, (guild_id, user_id, ts))
             params = (int(blocked), reason if blocked else None, guild_id, user_id, int(blocked))
-            async with conn.execute(oq.SET_BLOCKED, params) as cur:
-                changed = cur.rowcount == 1
+            changed = (yield run(oq.SET_BLOCKED, params)) == 1
             details = {"reason": reason, "changed": changed}
-            await _audit(conn, guild_id, actor_id, action, user_id, details, ts)
-        return changed
+            yield _audit(guild_id, actor_id, action, user_id, details, ts)
+            return changed
+
+        return await self._write(plan)
 
     async def reset_usage(
         self, guild_id: int, user_id: int, *, actor_id: int, now: datetime | None = None
@@ -214,21 +218,24 @@ class GuildStore(StoreBase):
         at = utc(now)
         day, ts = quota_day(at), at.timestamp()
         here = {"user": user_id, "day": day, "guild": guild_id}
-        async with self._transaction() as conn:
-            used = await self._scalar(oq.USED_IN_GUILD_ON_DAY, here)
-            held = await self._scalar(oq.HELD_IN_GUILD_ON_DAY, here)
-            before = await self._scalar(oq.FORGIVEN_IN_GUILD_ON_DAY, here)
+        mine = {"user": user_id, "day": day}
+
+        def plan() -> Plan[int]:
+            yield lock(member_lock(user_id))
+            used = yield scalar(oq.USED_IN_GUILD_ON_DAY, here)
+            held = yield scalar(oq.HELD_IN_GUILD_ON_DAY, here)
+            before = yield scalar(oq.FORGIVEN_IN_GUILD_ON_DAY, here)
             # Never below what every unfinished job holds, whatever older resets did.
-            total = await self._scalar(queries.USED_ON_DAY, here)
-            total_held = await self._scalar(oq.HELD_ON_DAY, here)
+            total = yield scalar(queries.USED_ON_DAY, mine)
+            total_held = yield scalar(oq.HELD_ON_DAY, mine)
             forgiven = max(min(used - held - before, total - total_held), 0)
             if forgiven:
-                await conn.execute(
-                    oq.INSERT_ADJUSTMENT, (user_id, day, -forgiven, guild_id, actor_id, ts)
-                )
+                yield run(oq.INSERT_ADJUSTMENT, (user_id, day, -forgiven, guild_id, actor_id, ts))
             details = {"day": day, "forgiven": forgiven}
-            await _audit(conn, guild_id, actor_id, "reset usage", user_id, details, ts)
-        return forgiven
+            yield _audit(guild_id, actor_id, "reset usage", user_id, details, ts)
+            return forgiven
+
+        return await self._write(plan)
 
     async def set_role_limit(
         self,
@@ -243,12 +250,15 @@ class GuildStore(StoreBase):
         if limit is not None and limit < 0:
             raise ValueError("a limit must not be negative")
         ts = utc(now).timestamp()
-        async with self._transaction() as conn:
+
+        def plan() -> Plan[None]:
             if limit is None:
-                await conn.execute(oq.CLEAR_ROLE_LIMIT, (guild_id, role_id))
+                yield run(oq.CLEAR_ROLE_LIMIT, (guild_id, role_id))
             else:
-                await conn.execute(oq.SET_ROLE_LIMIT, (guild_id, role_id, limit, ts))
-            await _audit(conn, guild_id, actor_id, "role limit", role_id, {"limit": limit}, ts)
+                yield run(oq.SET_ROLE_LIMIT, (guild_id, role_id, limit, ts))
+            yield _audit(guild_id, actor_id, "role limit", role_id, {"limit": limit}, ts)
+
+        await self._write(plan)
 
     async def change_channels(
         self,
@@ -264,37 +274,54 @@ class GuildStore(StoreBase):
         Returns the allowed channels afterwards (empty: every channel).
         """
         ts = utc(now).timestamp()
-        async with self._transaction() as conn:
+        if action != "clear" and channel_id is None:
+            raise ValueError(f"channel {action} needs a channel id")
+
+        def plan() -> Plan[tuple[int, ...]]:
             if action == "clear":
-                await conn.execute(oq.CLEAR_CHANNELS, (guild_id,))
-            elif channel_id is None:
-                raise ValueError(f"channel {action} needs a channel id")
+                yield run(oq.CLEAR_CHANNELS, (guild_id,))
             elif action == "add":
-                await conn.execute(oq.ADD_CHANNEL, (guild_id, channel_id, ts))
+                yield run(oq.ADD_CHANNEL, (guild_id, channel_id, ts))
             else:
-                await conn.execute(oq.REMOVE_CHANNEL, (guild_id, channel_id))
-            await _audit(conn, guild_id, actor_id, f"channel {action}", channel_id, {}, ts)
-            return tuple(r[0] for r in await self._all(oq.CHANNELS, (guild_id,)))
+                yield run(oq.REMOVE_CHANNEL, (guild_id, channel_id))
+            yield _audit(guild_id, actor_id, f"channel {action}", channel_id, {}, ts)
+            return tuple(r[0] for r in (yield all_rows(oq.CHANNELS, (guild_id,))))
+
+        return await self._write(plan)
 
     async def health_write(self, now: datetime | None = None) -> None:
         """Write one small row: proves the database file is writable right now."""
         at = utc(now)
-        async with self._transaction() as conn:
-            await conn.execute(oq.HEALTH_WRITE, (at.isoformat(), at.timestamp()))
+        await self._run(oq.HEALTH_WRITE, (at.isoformat(), at.timestamp()))
 
 
-async def _audit(
-    conn: aiosqlite.Connection,
+def _guild(guild_id: int, row: Row | None) -> GuildSettings:
+    if row is None:
+        return GuildSettings(guild_id)
+    return GuildSettings(guild_id, row[1], row[2], row[3])
+
+
+def _member_op(guild_id: int, user_id: int) -> Op:
+    return one(oq.MEMBER_SETTINGS, (guild_id, user_id))
+
+
+def _member(guild_id: int, user_id: int, row: Row | None) -> MemberSettings:
+    if row is None:
+        return MemberSettings(guild_id, user_id)
+    return MemberSettings(guild_id, user_id, row[2], row[3], bool(row[4]), row[5])
+
+
+def _audit(
     guild_id: int | None,
     actor_id: int,
     action: str,
     target_id: int | None,
     details: Mapping[str, Any],
     ts: float,
-) -> None:
-    """One audit row, in the caller's transaction."""
-    await conn.execute(
+) -> Op:
+    """The op writing one audit row, for the caller's plan (logged now: it commits with it)."""
+    log.info("admin %s in guild %s: %s on %s %s", actor_id, guild_id, action, target_id, details)
+    return run(
         oq.INSERT_AUDIT,
         (guild_id, actor_id, action, target_id, json.dumps(dict(details), sort_keys=True), ts),
     )
-    log.info("admin %s in guild %s: %s on %s %s", actor_id, guild_id, action, target_id, details)

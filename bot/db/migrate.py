@@ -1,15 +1,20 @@
 """Numbered SQL migrations, each applied in one transaction, tracked by ``PRAGMA user_version``.
 
-Migrations live in ``bot/db/migrations/NNNN_name.sql`` and are read with
-:mod:`importlib.resources`, so they work from an installed wheel too. Version N
-is applied when ``user_version < N``; the file's statements and the version bump
-commit together or not at all.
+Migrations live in ``bot/db/migrations/NNNN_name.sql`` (SQLite) and
+``bot/db/migrations/postgresql/NNNN_name.sql`` (PostgreSQL, numbered alike:
+see :mod:`bot.db.pg_migrate`), read with :mod:`importlib.resources` so they
+work from an installed wheel too. Version N is applied when ``user_version <
+N``; the file's statements and the version bump commit together or not at all.
+
+These functions are synchronous: they run on the SQLite backend's database
+thread (see :mod:`bot.db.sqlite_backend`).
 
 Writing a migration: statements run inside ``BEGIN IMMEDIATE``, so nothing that
 refuses a transaction (``VACUUM``, ``PRAGMA journal_mode``) and ``PRAGMA
 foreign_keys`` is a no-op there. To change a column or CHECK, follow SQLite's
 "12-step" table rebuild (create ``new_x``, copy, drop ``x``, rename); foreign
-keys are verified with ``PRAGMA foreign_key_check`` before the commit.
+keys are verified with ``PRAGMA foreign_key_check`` before the commit. Write the
+PostgreSQL twin of every new file too.
 """
 
 from __future__ import annotations
@@ -17,12 +22,10 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
-
-import aiosqlite
 
 from bot.db.errors import StoreError
 
@@ -77,44 +80,38 @@ def split_statements(sql: str) -> list[str]:
     return statements
 
 
-@asynccontextmanager
-async def immediate(conn: aiosqlite.Connection) -> AsyncIterator[aiosqlite.Connection]:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception or cancellation.
+@contextmanager
+def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception.
 
     IMMEDIATE takes the write lock up front, so a read inside the transaction
     cannot be invalidated by another connection's write before ours.
     """
+    conn.execute("BEGIN IMMEDIATE")
     try:
-        await conn.execute("BEGIN IMMEDIATE")
         yield conn
-        await conn.execute("COMMIT")
+        conn.execute("COMMIT")
     except BaseException:
-        await rollback(conn)
+        rollback(conn)
         raise
 
 
-async def rollback(conn: aiosqlite.Connection) -> None:
-    """Roll back whatever transaction is open, without masking the error that caused it.
-
-    ``Connection.rollback`` checks for an open transaction on the worker thread,
-    after every statement queued before it has run. Checking ``in_transaction``
-    here instead could miss a cancelled ``BEGIN`` that has not run yet.
-    """
+def rollback(conn: sqlite3.Connection) -> None:
+    """Roll back whatever transaction is open, without masking the error that caused it."""
     try:
-        await conn.rollback()
+        conn.rollback()
     except Exception:
         log.exception("rollback failed")
 
 
-async def user_version(conn: aiosqlite.Connection) -> int:
+def user_version(conn: sqlite3.Connection) -> int:
     """The schema version recorded in the database header."""
-    async with conn.execute("PRAGMA user_version") as cur:
-        row = await cur.fetchone()
+    row = conn.execute("PRAGMA user_version").fetchone()
     return int(row[0]) if row is not None else 0
 
 
-async def apply_migrations(
-    conn: aiosqlite.Connection, migrations: Sequence[Migration] | None = None
+def apply_migrations(
+    conn: sqlite3.Connection, migrations: Sequence[Migration] | None = None
 ) -> int:
     """Bring the schema up to date; return the resulting version.
 
@@ -126,22 +123,21 @@ async def apply_migrations(
     if migrations is None:
         migrations = load_migrations()
     latest = migrations[-1].version if migrations else 0
-    current = await user_version(conn)
+    current = user_version(conn)
     if current > latest:
         raise StoreError(f"database schema v{current} is newer than this bot (v{latest})")
     for migration in migrations:
         if migration.version <= current:
             continue
-        async with immediate(conn):
-            current = await user_version(conn)
+        with immediate(conn):
+            current = user_version(conn)
             if migration.version <= current:
                 continue
             for statement in split_statements(migration.sql):
-                await conn.execute(statement)
+                conn.execute(statement)
             # PRAGMA cannot take a bound parameter; the version is an int we parsed.
-            await conn.execute(f"PRAGMA user_version = {migration.version:d}")
-            async with conn.execute("PRAGMA foreign_key_check") as cur:
-                broken = list(await cur.fetchall())
+            conn.execute(f"PRAGMA user_version = {migration.version:d}")
+            broken = conn.execute("PRAGMA foreign_key_check").fetchall()
             if broken:
                 raise StoreError(f"{migration.name} leaves broken foreign keys: {broken[:5]}")
         current = migration.version

@@ -39,14 +39,20 @@ EXTRA_CREDITS: Final = (
     "SELECT extra_credits FROM member_settings WHERE guild_id = ? AND user_id = ?"
 )
 
-# The balance counts as at most the ceiling (SERVER_MAX_EXTRA_CREDITS, bound
-# first; NULL: none), so a balance stored above a ceiling lowered later drops
-# to it on first use rather than paying over and over.
+# The balance counts as at most the ceiling (:ceiling, SERVER_MAX_EXTRA_CREDITS;
+# the largest integer when there is none), so a balance stored above a ceiling
+# lowered later drops to it on first use rather than paying over and over.
+# CASE rather than SQLite's MIN(a, b), which PostgreSQL calls LEAST.
 TAKE_EXTRA: Final = """
 UPDATE member_settings SET
-    extra_credits = MIN(extra_credits, COALESCE(?, extra_credits)) - ?, updated_at = ?
-WHERE guild_id = ? AND user_id = ? AND extra_credits >= ?
+    extra_credits = CASE WHEN extra_credits > :ceiling THEN :ceiling ELSE extra_credits END
+        - :take,
+    updated_at = :ts
+WHERE guild_id = :guild AND user_id = :user AND extra_credits >= :take
 """
+
+#: The :ceiling of TAKE_EXTRA when there is none.
+NO_CEILING: Final = 2**63 - 1
 
 # Run in settle()'s transaction after a refund: the credits the job took from
 # the member's extra credits go back there.
@@ -99,8 +105,9 @@ SET_MEMBER_LIMIT: Final = (
 )
 
 ADD_EXTRA: Final = """
-UPDATE member_settings SET extra_credits = MAX(0, extra_credits + ?)
-WHERE guild_id = ? AND user_id = ?
+UPDATE member_settings SET
+    extra_credits = CASE WHEN extra_credits + :delta < 0 THEN 0 ELSE extra_credits + :delta END
+WHERE guild_id = :guild AND user_id = :user
 RETURNING extra_credits
 """
 
@@ -166,9 +173,10 @@ INSERT INTO audit_log (guild_id, actor_id, action, target_id, details, created_a
 VALUES (?, ?, ?, ?, ?, ?)
 """
 
+# {where} is "guild_id = ?" or "guild_id IS NULL" (actions outside servers).
 AUDIT_LOG: Final = """
 SELECT id, guild_id, actor_id, action, target_id, details, created_at
-FROM audit_log WHERE guild_id IS ? ORDER BY id DESC LIMIT ?
+FROM audit_log WHERE {where} ORDER BY id DESC LIMIT ?
 """
 
 # ---------------------------------------------------------------- stats
@@ -177,10 +185,10 @@ FROM audit_log WHERE guild_id IS ? ORDER BY id DESC LIMIT ?
 PERIOD_STATS: Final = f"""
 SELECT
     COUNT(*),
-    COALESCE(SUM(status = 'completed'), 0),
-    COALESCE(SUM(status = 'failed'), 0),
-    COALESCE(SUM(status = 'cancelled'), 0),
-    COALESCE(SUM(status IN ('queued', 'submitted', 'running')), 0),
+    COALESCE(SUM(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN status = 'cancelled' THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN status IN ('queued', 'submitted', 'running') THEN 1 ELSE 0 END), 0),
     COALESCE(SUM(CASE WHEN {SPENT} THEN cost ELSE 0 END), 0),
     COALESCE(SUM(CASE WHEN {SPENT} THEN price_micros ELSE 0 END), 0)
 FROM jobs WHERE day >= ? AND day <= ? {{scope}}
@@ -202,8 +210,8 @@ WHERE status = 'completed' AND started_at IS NOT NULL AND day >= ? AND day <= ?
 
 # One pass over the covering index jobs_status_totals (migration 3): per status,
 # how many jobs, what the billed ones cost, and (meaningful for 'completed' only)
-# the render-time histogram. {buckets} is one "SUM(d <= bound)" per bucket bound,
-# from constants in the store.
+# the render-time histogram. {buckets} is one "SUM(CASE WHEN d <= bound ...)" per
+# bucket bound, from constants in the store.
 TOTALS_BY_STATUS: Final = f"""
 SELECT status, COUNT(*),
        COALESCE(SUM(CASE WHEN {BILLED} THEN cost ELSE 0 END), 0),
@@ -212,9 +220,10 @@ SELECT status, COUNT(*),
 FROM (
     SELECT status, submitted_at, cost, price_micros,
            CASE WHEN status = 'completed' AND started_at IS NOT NULL
-                THEN MAX(finished_at - started_at, 0) END AS d
+                THEN CASE WHEN finished_at > started_at THEN finished_at - started_at ELSE 0 END
+           END AS d
     FROM jobs
-)
+) AS totals
 GROUP BY status
 """
 

@@ -32,11 +32,13 @@ SELECT (SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE user_id = :user AND da
      + (SELECT COALESCE(SUM(amount), 0) FROM usage_adjustments WHERE user_id = :user AND day = :day)
 """
 
-INSERT_JOB: Final = """
+# RETURNING the new row saves reading it back (SQLite 3.35+ and PostgreSQL).
+INSERT_JOB: Final = f"""
 INSERT INTO jobs (
     user_id, guild_id, channel_id, interaction_token, application_id, prompt, options,
     image_url, protocol, cost, day, created_at, updated_at, price_micros, extra_used, status
 ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued')
+RETURNING {JOB_COLUMNS}
 """
 
 INSERT_RESERVE: Final = """
@@ -61,9 +63,10 @@ WHERE id = ? AND status IN {_ACTIVE}
 # the credit was taken, not today) and the same amount. ON CONFLICT DO NOTHING
 # rather than INSERT OR IGNORE, because OR IGNORE would also swallow CHECK and
 # NOT NULL violations; only the UNIQUE(job_id, kind) duplicate is expected.
+# The CAST tells PostgreSQL the type of a parameter it only sees in a SELECT list.
 INSERT_REFUND: Final = """
 INSERT INTO ledger (job_id, user_id, day, amount, kind, created_at)
-SELECT job_id, user_id, day, -amount, 'refund', ?
+SELECT job_id, user_id, day, -amount, 'refund', CAST(? AS DOUBLE PRECISION)
 FROM ledger WHERE job_id = ? AND kind = 'reserve'
 ON CONFLICT (job_id, kind) DO NOTHING
 """

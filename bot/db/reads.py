@@ -14,8 +14,7 @@ class JobReads(StoreBase):
 
     async def get_job(self, job_id: int) -> Job | None:
         """The job with this id, or None."""
-        async with self._locked():
-            row = await self._one(queries.SELECT_JOB, (job_id,))
+        row = await self._one(queries.SELECT_JOB, (job_id,))
         return None if row is None else Job.from_row(row)
 
     async def unfinished_jobs(self) -> list[Job]:
@@ -30,14 +29,12 @@ class JobReads(StoreBase):
 
     async def running_count(self, user_id: int) -> int:
         """How many of the member's jobs are queued, submitted or running."""
-        async with self._locked():
-            return await self._scalar(queries.RUNNING_COUNT, (user_id, *ACTIVE_STATUSES))
+        return await self._scalar(queries.RUNNING_COUNT, (user_id, *ACTIVE_STATUSES))
 
     async def usage(self, user_id: int, daily_limit: int, *, now: datetime | None = None) -> Usage:
         """The member's credits on the UTC day of ``now``, against ``daily_limit``."""
         at = utc(now)
-        async with self._locked():
-            used = await self._scalar(queries.USED_ON_DAY, {"user": user_id, "day": quota_day(at)})
+        used = await self._scalar(queries.USED_ON_DAY, {"user": user_id, "day": quota_day(at)})
         return Usage(
             used=used,
             limit=daily_limit,
@@ -49,11 +46,9 @@ class JobReads(StoreBase):
 
     async def get_meta(self, key: str) -> str | None:
         """A small piece of bot state by name (e.g. the last synced command hash), or None."""
-        async with self._locked():
-            row = await self._one(queries.GET_META, (key,))
+        row = await self._one(queries.GET_META, (key,))
         return None if row is None else str(row[0])
 
     async def set_meta(self, key: str, value: str, *, now: datetime | None = None) -> None:
         """Store ``value`` under ``key``, replacing any earlier value."""
-        async with self._locked() as conn:
-            await conn.execute(queries.SET_META, (key, value, utc(now).timestamp()))
+        await self._run(queries.SET_META, (key, value, utc(now).timestamp()))

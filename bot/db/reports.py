@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-import aiosqlite
-
 from bot.db import operator_queries as oq
 from bot.db.base import StoreBase
 from bot.db.errors import BudgetExceeded
@@ -22,6 +20,7 @@ from bot.db.guild_models import (
     UserTotal,
 )
 from bot.db.models import next_reset, quota_day, utc
+from bot.db.plan import Plan, Row, all_rows, as_int, one
 
 # Upper bounds (seconds) of the render-time histogram: videos take minutes.
 RENDER_BUCKETS: tuple[float, ...] = (15, 30, 60, 120, 180, 300, 600, 900, 1800, 3600)
@@ -30,17 +29,17 @@ RENDER_BUCKETS: tuple[float, ...] = (15, 30, 60, 120, 180, 300, 600, 900, 1800, 
 class ReportStore(StoreBase):
     """Sums over jobs; part of :class:`~bot.db.store.Store`."""
 
-    async def _check_cap(
+    def _check_cap(
         self, cap: SpendCap, day: str, guild_id: int | None, cost: int, micros: int, at: datetime
-    ) -> None:
-        """Raise BudgetExceeded if this job would pass ``cap``; inside reserve's transaction."""
+    ) -> Plan[None]:
+        """Raise BudgetExceeded if this job would pass ``cap``; part of reserve's plan."""
         if cap.scope == "server":
             if guild_id is None:
                 return
-            row = await self._one(oq.SPEND_ON_DAY_IN_GUILD, (day, guild_id))
+            row = yield one(oq.SPEND_ON_DAY_IN_GUILD, (day, guild_id))
         else:
-            row = await self._one(oq.SPEND_ON_DAY, (day,))
-        spent_credits, spent_micros = (int(row[0]), int(row[1])) if row else (0, 0)
+            row = yield one(oq.SPEND_ON_DAY, (day,))
+        spent_credits, spent_micros = (as_int(row[0]), as_int(row[1])) if row else (0, 0)
         if cap.credits is not None and spent_credits + cost > cap.credits:
             raise BudgetExceeded(
                 cap.scope, "credits", spent_credits, cap.credits, cost, next_reset(at)
@@ -56,12 +55,16 @@ class ReportStore(StoreBase):
         Counted like the caps count it: jobs under way or ever sent to the provider.
         """
         day = quota_day(utc(now))
-        async with self._reading() as conn:
-            if guild_id is None:
-                row = await self._one(oq.SPEND_ON_DAY, (day,), conn)
-            else:
-                row = await self._one(oq.SPEND_ON_DAY_IN_GUILD, (day, guild_id), conn)
-        return Spend(int(row[0]), int(row[1])) if row else Spend()
+        if guild_id is None:
+            op = one(oq.SPEND_ON_DAY, (day,))
+        else:
+            op = one(oq.SPEND_ON_DAY_IN_GUILD, (day, guild_id))
+
+        def plan() -> Plan[Row | None]:
+            return (yield op)
+
+        row = await self._snapshot(plan)
+        return Spend(as_int(row[0]), as_int(row[1])) if row else Spend()
 
     async def stats(
         self, guild_id: int | None, *, now: datetime | None = None, top: int = 5
@@ -71,38 +74,20 @@ class ReportStore(StoreBase):
         month_start = today.replace(day=1)
         scope = "" if guild_id is None else "AND guild_id = ?"
         extra = () if guild_id is None else (guild_id,)
-        # Month-long sums: on the read-only connection, beside reservations.
-        async with self._reading() as conn:
-            day_stats = await self._period(today, today, scope, extra, conn)
-            month_stats = await self._period(month_start, today, scope, extra, conn)
-            rows = await self._all(
-                oq.BUSIEST.format(scope=scope),
-                (month_start.isoformat(), today.isoformat(), *extra, top),
-                conn,
-            )
-            render = await self._one(
-                oq.RENDER_TIME, (month_start.isoformat(), today.isoformat()), conn
-            )
-        busiest = tuple(UserTotal(r[0], r[1], r[2]) for r in rows)
-        average = None if render is None or render[0] is None else float(render[0])
-        return Stats(day_stats, month_stats, busiest, average, int(render[1]) if render else 0)
+        month = (month_start.isoformat(), today.isoformat())
 
-    async def _period(
-        self,
-        first: date,
-        last: date,
-        scope: str,
-        extra: tuple[int, ...],
-        conn: aiosqlite.Connection,
-    ) -> PeriodStats:
-        row = await self._one(
-            oq.PERIOD_STATS.format(scope=scope),
-            (first.isoformat(), last.isoformat(), *extra),
-            conn,
-        )
-        if row is None:
-            return PeriodStats()
-        return PeriodStats(*(int(v) for v in row))
+        # Month-long sums: one snapshot on the read-only side, beside reservations.
+        def plan() -> Plan[Stats]:
+            day_stats = yield from _period(today, today, scope, extra)
+            month_stats = yield from _period(month_start, today, scope, extra)
+            rows = yield all_rows(oq.BUSIEST.format(scope=scope), (*month, *extra, top))
+            render = yield one(oq.RENDER_TIME, month)
+            busiest = tuple(UserTotal(int(r[0]), as_int(r[1]), as_int(r[2])) for r in rows)
+            average = None if render is None or render[0] is None else float(render[0])
+            count = as_int(render[1]) if render else 0
+            return Stats(day_stats, month_stats, busiest, average, count)
+
+        return await self._snapshot(plan)
 
     async def metrics_snapshot(self, *, now: datetime | None = None) -> MetricsSnapshot:
         """Job counts by status, all-time billed spend, render times, and today's spend.
@@ -111,24 +96,40 @@ class ReportStore(StoreBase):
         covering indexes), so a scrape never waits for or delays a reservation.
         """
         day = quota_day(utc(now))
-        buckets = ", ".join(f"COALESCE(SUM(d <= {bound:g}), 0)" for bound in RENDER_BUCKETS)
-        async with self._reading() as conn:
-            rows = await self._all(oq.TOTALS_BY_STATUS.format(buckets=buckets), (), conn)
-            today = await self._one(oq.SPEND_ON_DAY, (day,), conn)
+        buckets = ", ".join(
+            f"COALESCE(SUM(CASE WHEN d <= {bound:g} THEN 1 ELSE 0 END), 0)"
+            for bound in RENDER_BUCKETS
+        )
+
+        def plan() -> Plan[tuple[list[Row], Row | None]]:
+            rows = yield all_rows(oq.TOTALS_BY_STATUS.format(buckets=buckets))
+            today = yield one(oq.SPEND_ON_DAY, (day,))
+            return rows, today
+
+        rows, today = await self._snapshot(plan)
         assert today is not None  # an aggregate always has a row
         n = len(RENDER_BUCKETS)
         counts, render_sum, render_count = [0] * n, 0.0, 0
         for row in rows:
             values = tuple(row)
-            counts = [c + int(v) for c, v in zip(counts, values[4 : 4 + n], strict=True)]
+            counts = [c + as_int(v) for c, v in zip(counts, values[4 : 4 + n], strict=True)]
             render_sum += float(values[4 + n])
-            render_count += int(values[5 + n])
+            render_count += as_int(values[5 + n])
         return MetricsSnapshot(
-            by_status={str(r[0]): int(r[1]) for r in rows},
-            credits_spent=sum(int(r[2]) for r in rows),
-            micros_spent=sum(int(r[3]) for r in rows),
+            by_status={str(r[0]): as_int(r[1]) for r in rows},
+            credits_spent=sum(as_int(r[2]) for r in rows),
+            micros_spent=sum(as_int(r[3]) for r in rows),
             render_buckets=tuple(zip(RENDER_BUCKETS, counts, strict=True)),
             render_sum=render_sum,
             render_count=render_count,
-            today=Spend(int(today[0]), int(today[1])),
+            today=Spend(as_int(today[0]), as_int(today[1])),
         )
+
+
+def _period(first: date, last: date, scope: str, extra: tuple[int, ...]) -> Plan[PeriodStats]:
+    row = yield one(
+        oq.PERIOD_STATS.format(scope=scope), (first.isoformat(), last.isoformat(), *extra)
+    )
+    if row is None:
+        return PeriodStats()
+    return PeriodStats(*(as_int(v) for v in row))

@@ -17,6 +17,7 @@ from typing import Final
 from bot.db.base import StoreBase
 from bot.db.models import utc
 from bot.db.operator_queries import SPENT
+from bot.db.plan import Plan, Row, all_rows, as_int
 
 # The longest series one call reads: a year and a day (a leap year, inclusive).
 MAX_SERIES_DAYS: Final = 366
@@ -25,10 +26,10 @@ MAX_SERIES_DAYS: Final = 366
 # jobs_day / jobs_guild_day indexes (migration 2).
 DAILY_SERIES: Final = f"""
 SELECT day,
-    COALESCE(SUM(status = 'completed'), 0),
-    COALESCE(SUM(status = 'failed'), 0),
-    COALESCE(SUM(status = 'cancelled'), 0),
-    COALESCE(SUM(status IN ('queued', 'submitted', 'running')), 0),
+    COALESCE(SUM(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN status = 'cancelled' THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN status IN ('queued', 'submitted', 'running') THEN 1 ELSE 0 END), 0),
     COALESCE(SUM(CASE WHEN {SPENT} THEN cost ELSE 0 END), 0),
     COALESCE(SUM(CASE WHEN {SPENT} THEN price_micros ELSE 0 END), 0)
 FROM jobs WHERE day >= ? AND day <= ? {{scope}}
@@ -76,14 +77,16 @@ class SeriesStore(StoreBase):
         first = last - timedelta(days=days - 1)
         scope = "" if guild_id is None else "AND guild_id = ?"
         extra = () if guild_id is None else (guild_id,)
-        async with self._reading() as conn:
-            rows = await self._all(
-                DAILY_SERIES.format(scope=scope),
-                (first.isoformat(), last.isoformat(), *extra),
-                conn,
-            )
+        op = all_rows(
+            DAILY_SERIES.format(scope=scope), (first.isoformat(), last.isoformat(), *extra)
+        )
+
+        def plan() -> Plan[list[Row]]:
+            return (yield op)
+
+        rows = await self._snapshot(plan)
         found = {
-            str(row[0]): DaySpend(date.fromisoformat(row[0]), *(int(v) for v in tuple(row)[1:]))
+            str(row[0]): DaySpend(date.fromisoformat(row[0]), *(as_int(v) for v in tuple(row)[1:]))
             for row in rows
         }
         return tuple(

@@ -1,8 +1,13 @@
-"""The one place the bot talks to SQLite: jobs and the per-member credit ledger.
+"""The one place the bot talks to its database: jobs and the per-member credit ledger.
+
+The database is a SQLite file or, with a ``postgresql://`` URL, a PostgreSQL
+server shared by several processes; the same plans run on both (see
+:mod:`bot.db.base` and :mod:`bot.db.dialect`).
 
 Every video costs the operator money, so quota changes are exact: a credit is
-reserved together with the job in one ``BEGIN IMMEDIATE`` transaction, and
-refunded at most once, in the same transaction that ends the job.
+reserved together with the job in one transaction (``BEGIN IMMEDIATE`` on
+SQLite; on PostgreSQL one holding the member's and the caps' advisory locks),
+and refunded at most once, in the same transaction that ends the job.
 
 Two kinds of money are kept apart. The member's credits may be refunded when a
 video fails or is cancelled. The operator's spend may not: from the moment a
@@ -10,7 +15,7 @@ job's submission is sent to the provider (:meth:`Store.mark_submitting`) the
 provider bills it, so the budget caps, stats and metrics count it however it
 ends (see ``BILLED`` and ``SPENT`` in :mod:`bot.db.operator_queries`).
 
-The connection and its lock are in :mod:`bot.db.base`.
+The backends are in :mod:`bot.db.sqlite_backend` and :mod:`bot.db.pg_backend`.
 """
 
 from __future__ import annotations
@@ -25,8 +30,10 @@ from typing import Any, Self
 
 from bot.db import operator_queries as oq
 from bot.db import queries
+from bot.db.base import Backend
 from bot.db.billing import DEFAULT_REFUND_ALLOWANCE, BillingStore
-from bot.db.connection import DEFAULT_BUSY_TIMEOUT, connect, connect_reader
+from bot.db.connection import DEFAULT_BUSY_TIMEOUT
+from bot.db.dialect import cap_lock, is_database_url, member_lock
 from bot.db.errors import QuotaExceeded, TooManyRunning
 from bot.db.guild_models import SpendCap
 from bot.db.guilds import GuildStore
@@ -41,15 +48,18 @@ from bot.db.models import (
     quota_day,
     utc,
 )
+from bot.db.pg_backend import DEFAULT_POOL_SIZE, PostgresBackend
+from bot.db.plan import Plan, Row, lock, one, run, scalar
 from bot.db.reads import JobReads
 from bot.db.reports import ReportStore
 from bot.db.series import SeriesStore
+from bot.db.sqlite_backend import SqliteBackend
 
 log = logging.getLogger(__name__)
 
 
 class Store(BillingStore, GuildStore, ReportStore, JobReads, SeriesStore):
-    """Jobs and credits in one SQLite file. Create it with ``async with Store.open(path)``.
+    """Jobs and credits in SQLite or PostgreSQL. Create it with ``async with Store.open(...)``.
 
     The server and member settings, audit log, stats and metrics live in the
     :class:`~bot.db.guilds.GuildStore` and :class:`~bot.db.reports.ReportStore`
@@ -59,26 +69,30 @@ class Store(BillingStore, GuildStore, ReportStore, JobReads, SeriesStore):
     @classmethod
     @asynccontextmanager
     async def open(
-        cls, path: str | os.PathLike[str], *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        pool_size: int = DEFAULT_POOL_SIZE,
     ) -> AsyncIterator[Self]:
         """Open (creating if needed) the database at ``path``, migrate it, close it on exit.
 
-        The parent directory is created and the file made owner-only (0600), see
-        :func:`~bot.db.connection.prepare_file`. ``busy_timeout`` is how
-        many seconds to wait for another connection's write lock before
-        :class:`~bot.db.errors.StoreBusy`.
+        ``path`` is a SQLite file (its parent directory is created and the file
+        made owner-only, 0600, see :func:`~bot.db.connection.prepare_file`) or
+        a ``postgresql://user:pass@host:port/dbname`` URL, served by a pool of
+        ``pool_size`` connections. ``busy_timeout`` is how many seconds to wait
+        for another connection's lock before :class:`~bot.db.errors.StoreBusy`.
         """
         location = os.fspath(path)
-        conn = await connect(location, busy_timeout)
+        backend: Backend
+        if is_database_url(location):
+            backend = await PostgresBackend.open(location, busy_timeout, pool_size)
+        else:
+            backend = await SqliteBackend.open(location, busy_timeout)
         try:
-            reader = await connect_reader(location, busy_timeout)
-            try:
-                yield cls(conn, location, reader=reader)
-            finally:
-                if reader is not None:
-                    await reader.close()
+            yield cls(backend)
         finally:
-            await conn.close()
+            await backend.close()
 
     # ------------------------------------------------------------ quota
 
@@ -136,22 +150,31 @@ class Store(BillingStore, GuildStore, ReportStore, JobReads, SeriesStore):
         at = utc(now)
         ts, day = at.timestamp(), quota_day(at)
         options_json = dump_options(options)
-        async with self._transaction() as conn:
-            used = await self._scalar(queries.USED_ON_DAY, {"user": user_id, "day": day})
+        # Only the caps that apply, each locked once, in one global order (no deadlocks).
+        applicable = [c for c in caps if c.scope != "server" or guild_id is not None]
+        locks = sorted({cap_lock(c.scope, guild_id) for c in applicable})
+
+        def plan() -> Plan[tuple[Row, int]]:
+            yield lock(member_lock(user_id))
+            for key in locks:
+                yield lock(key)
+            used = yield scalar(queries.USED_ON_DAY, {"user": user_id, "day": day})
             extra = 0
             if use_extra and guild_id is not None:
-                extra = await self._scalar(oq.EXTRA_CREDITS, (guild_id, user_id))
+                extra = yield scalar(oq.EXTRA_CREDITS, (guild_id, user_id))
                 extra = extra if max_extra is None else min(extra, max_extra)
             from_extra = _from_extra(used, cost, daily_limit, extra)
             if from_extra is None:
                 raise QuotaExceeded(used, daily_limit, next_reset(at), cost=cost, extra=extra)
-            await self._check_renders(user_id, day, cost, daily_limit, extra, refund_allowance, at)
-            running = await self._scalar(queries.RUNNING_COUNT, (user_id, *ACTIVE_STATUSES))
+            yield from self._check_renders(
+                user_id, day, cost, daily_limit, extra, refund_allowance, at
+            )
+            running = yield scalar(queries.RUNNING_COUNT, (user_id, *ACTIVE_STATUSES))
             if running >= max_running:
                 raise TooManyRunning(running, max_running)
-            for cap in caps:
-                await self._check_cap(cap, day, guild_id, cost, price_micros, at)
-            async with conn.execute(
+            for cap in applicable:
+                yield from self._check_cap(cap, day, guild_id, cost, price_micros, at)
+            row = yield one(
                 queries.INSERT_JOB,
                 (
                     user_id,
@@ -170,18 +193,25 @@ class Store(BillingStore, GuildStore, ReportStore, JobReads, SeriesStore):
                     price_micros,
                     from_extra,
                 ),
-            ) as cur:
-                job_id = cur.lastrowid
-            # The daily ledger carries only what the day's allowance paid.
-            await conn.execute(
-                queries.INSERT_RESERVE, (job_id, user_id, day, cost - from_extra, ts)
             )
+            # The daily ledger carries only what the day's allowance paid.
+            yield run(queries.INSERT_RESERVE, (row["id"], user_id, day, cost - from_extra, ts))
             if from_extra:
-                await conn.execute(
-                    oq.TAKE_EXTRA, (max_extra, from_extra, ts, guild_id, user_id, from_extra)
+                yield run(
+                    oq.TAKE_EXTRA,
+                    {
+                        "ceiling": oq.NO_CEILING if max_extra is None else max_extra,
+                        "take": from_extra,
+                        "ts": ts,
+                        "guild": guild_id,
+                        "user": user_id,
+                    },
                 )
-            row = await self._one(queries.SELECT_JOB, (job_id,))
-        assert row is not None  # inserted in the transaction that just committed
+            return row, from_extra
+
+        row, from_extra = await self._write(plan)
+        job = Job.from_row(row)
+        job_id = job.id
         log.info(
             "reserved job %s: user %s, %d credit(s) (%d extra) on %s",
             job_id,
@@ -190,7 +220,7 @@ class Store(BillingStore, GuildStore, ReportStore, JobReads, SeriesStore):
             from_extra,
             day,
         )
-        return Job.from_row(row)
+        return job
 
     async def settle(
         self,
@@ -215,15 +245,17 @@ class Store(BillingStore, GuildStore, ReportStore, JobReads, SeriesStore):
         if status not in FINAL_STATUSES:
             raise ValueError(f"settle() needs a final status, not {status!r}")
         ts = utc(now).timestamp()
-        async with self._transaction() as conn:
-            async with conn.execute(
-                queries.SETTLE_JOB,
-                (status, ts, ts, result_url, error, job_id, *ACTIVE_STATUSES),
-            ) as cur:
-                ended = cur.rowcount == 1
-            if ended and status != "completed" and refund:
-                await conn.execute(queries.INSERT_REFUND, (ts, job_id))
-                await conn.execute(oq.RETURN_EXTRA, {"job": job_id, "ts": ts})
+
+        def plan() -> Plan[bool]:
+            changed = yield run(
+                queries.SETTLE_JOB, (status, ts, ts, result_url, error, job_id, *ACTIVE_STATUSES)
+            )
+            if changed == 1 and status != "completed" and refund:
+                yield run(queries.INSERT_REFUND, (ts, job_id))
+                yield run(oq.RETURN_EXTRA, {"job": job_id, "ts": ts})
+            return changed == 1
+
+        ended = await self._write(plan)
         if ended:
             kept = "" if refund or status == "completed" else " (credit kept: no refund)"
             log.info("job %s %s%s", job_id, status, kept)
@@ -292,11 +324,7 @@ class Store(BillingStore, GuildStore, ReportStore, JobReads, SeriesStore):
                 params.append(value)
         # Column names come from the fixed list above, never from the caller.
         sql = queries.UPDATE_ACTIVE_JOB.format(sets=", ".join(sets))
-        async with (
-            self._locked() as conn,
-            conn.execute(sql, (*params, job_id, *ACTIVE_STATUSES)) as cur,
-        ):
-            return cur.rowcount == 1
+        return await self._run(sql, (*params, job_id, *ACTIVE_STATUSES)) == 1
 
 
 def _from_extra(used: int, cost: int, daily_limit: int, extra: int) -> int | None:

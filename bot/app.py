@@ -1,4 +1,13 @@
-"""The Discord bot: extensions, command sync, and the one app-command error handler."""
+"""The Discord bot: shards, extensions, command sync, and the one app-command error handler.
+
+The bot is discord.py's ``AutoShardedBot``. Without ``SHARD_COUNT`` it asks
+Discord how many shards to open and opens them all in this process. With
+``SHARD_COUNT`` and ``SHARD_IDS`` it is one shard cluster of several processes:
+it opens only its shards, so Discord sends it only the events of their guilds
+(``(guild_id >> 22) % SHARD_COUNT``) and DMs when it holds shard 0. Slash
+commands belong to the application, not to a shard, so only the process
+holding shard 0 syncs them.
+"""
 
 from __future__ import annotations
 
@@ -45,10 +54,12 @@ class SoraTree(app_commands.CommandTree["SoraBot"]):
         await reply_error(interaction, error, what=f"command {name}")
 
 
-class SoraBot(commands.Bot):
+class SoraBot(commands.AutoShardedBot):
     """Owns the job service; resources (session, store, provider) are owned by ``__main__``.
 
     It is the :class:`~bot.ui.buttons.JobButtonHandler` of the job buttons.
+    It connects the shards of ``settings.shard_ids`` (of ``settings.shard_count``),
+    or every shard Discord recommends when those are unset.
     """
 
     def __init__(
@@ -64,6 +75,10 @@ class SoraBot(commands.Bot):
         intents.guilds = True
         metrics = Metrics(settings.currency)
         options.setdefault("http_trace", metrics.http_trace())  # counts Discord's 429s
+        if settings.shard_count is not None:
+            options.setdefault("shard_count", settings.shard_count)
+        if settings.shard_ids is not None:
+            options.setdefault("shard_ids", list(settings.shard_ids))
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -87,6 +102,7 @@ class SoraBot(commands.Bot):
             on_refused=metrics.job_refused,
         )
         self._heartbeat_path = health.heartbeat_path(settings.database_path)
+        metrics.describe_process(self.shard_list)
         self.metrics = metrics
         self.web: WebServer | None = None
         self._refusals: set[asyncio.Task[None]] = set()
@@ -127,13 +143,25 @@ class SoraBot(commands.Bot):
             checks=checks,
             metrics=self.metrics,
             store=self.store,
+            shards=self.shard_list,
         )
         await self.web.start()
 
+    def shard_list(self) -> list[int]:
+        """The shards this process connects (none known before automatic sharding asked)."""
+        if self.shard_ids is not None:
+            return sorted(self.shard_ids)
+        return list(range(self.shard_count or 0))
+
     def gateway_connected(self) -> bool:
-        """Whether the bot is logged in with an open gateway connection."""
-        ws = self.ws
-        return self.is_ready() and not self.is_closed() and ws is not None and ws.open
+        """Whether the bot is ready with an open gateway connection on each of its shards."""
+        shards = self.shards
+        return (
+            self.is_ready()
+            and not self.is_closed()
+            and bool(shards)
+            and not any(shard.is_closed() for shard in shards.values())
+        )
 
     @tasks.loop(seconds=health.INTERVAL)
     async def heartbeat(self) -> None:
@@ -151,7 +179,15 @@ class SoraBot(commands.Bot):
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     async def sync_commands(self, *, force: bool = False) -> bool:
-        """Sync slash commands only when they changed (syncs are rate limited)."""
+        """Sync slash commands only when they changed (syncs are rate limited).
+
+        Only the process holding shard 0 syncs (``Settings.syncs_commands``):
+        commands are the application's, and clusters syncing at once would
+        spend the sync rate limit several times over.
+        """
+        if not self.settings.syncs_commands:
+            log.info("slash commands are synced by the process holding shard 0; not syncing")
+            return False
         digest = self._command_digest()
         if not force and await self.store.get_meta(COMMAND_HASH_KEY) == digest:
             log.info("slash commands unchanged; not syncing")
@@ -263,12 +299,14 @@ class SoraBot(commands.Bot):
         )
 
     async def on_ready(self) -> None:
-        """Log who we are once connected."""
+        """Log who we are once connected, and which shards this process holds."""
         log.info(
-            "connected as %s (id %s) in %d server(s)",
+            "connected as %s (id %s) in %d server(s) on shard(s) %s of %s",
             self.user,
             self.application_id,
             len(self.guilds),
+            ",".join(map(str, self.shard_list())),
+            self.shard_count,
         )
 
     async def close(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from bot.rules.costs import CostTable, PriceTable, RuleError, parse_money
@@ -51,6 +51,24 @@ class EditBudget:
         """No rate budgets at all (tests with tiny intervals); only the interval applies."""
         big = 1_000_000
         return cls(big, 1.0, big, 1.0, big, 1.0, big, 1.0, max_in_flight=1000)
+
+    def shared(self, held: int, total: int) -> EditBudget:
+        """The global bot-token budget of a process holding ``held`` of ``total`` shards.
+
+        Discord's global limit counts every request made with the bot token,
+        whichever process makes it, so shard clusters split it by their share
+        of the shards: together they stay within it. Each keeps that share of
+        the rate and of the burst (the limit shrinks, rounded down, to at
+        least 1; the period shrinks with the rounding so the rate is exact).
+        Interaction-token edits are not under the global limit: their budgets
+        stay whole. Channel budgets stay whole too: a channel belongs to one
+        guild, and so to one process.
+        """
+        if held >= total:
+            return self
+        rate = self.global_limit / self.global_period * held / total
+        limit = max(1, int(rate * self.global_period))
+        return replace(self, global_limit=limit, global_period=limit / rate)
 
 
 class ConfigError(Exception):
@@ -328,6 +346,15 @@ class Settings:
     reconcile_interval: float = 60.0
     # Several providers (PROVIDERS), in order of preference; empty: just ``provider``.
     providers: tuple[ProviderSettings, ...] = ()
+    # Shard clusters (README "Running on several machines"): ``None`` is discord.py's
+    # automatic sharding; ``shard_ids`` ``None`` with a count: every shard of the count.
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None
+
+    @property
+    def syncs_commands(self) -> bool:
+        """Whether this process syncs slash commands: only the one holding shard 0 does."""
+        return self.shard_ids is None or 0 in self.shard_ids
 
     @property
     def all_providers(self) -> tuple[ProviderSettings, ...]:
@@ -387,7 +414,34 @@ class Settings:
             **_operator_settings(env, providers),
             **_push_settings(env),
             **_server_settings(env, guild_ids),
+            **_shard_settings(env),
         )
+
+
+def _shard_settings(env: _Env) -> dict[str, Any]:
+    """``SHARD_COUNT`` and ``SHARD_IDS``, and this process's share of the global edit budget."""
+    ids = env.ids("SHARD_IDS", "shard ids")
+    if env.optional("SHARD_COUNT") is None:
+        if ids:
+            raise ConfigError(
+                "SHARD_IDS needs SHARD_COUNT (the number of shards of all processes together)"
+            )
+        return {}
+    count = env.integer("SHARD_COUNT", 1, minimum=1, maximum=65536)
+    for shard in ids:
+        if shard >= count:
+            raise ConfigError(
+                f"SHARD_IDS lists shard {shard}, but SHARD_COUNT={count} numbers shards "
+                f"0 to {count - 1}"
+            )
+        if ids.count(shard) > 1:
+            raise ConfigError(f"SHARD_IDS lists shard {shard} twice")
+    held = len(ids) if ids else count
+    return {
+        "shard_count": count,
+        "shard_ids": ids or None,
+        "edit_budget": EditBudget().shared(held, count),
+    }
 
 
 def _server_settings(env: _Env, guild_ids: tuple[int, ...]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ jobs refused at ``/video`` by reason.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from types import SimpleNamespace
 
 import aiohttp
@@ -103,6 +103,24 @@ class _DatabaseCollector(Collector):
         yield render
 
 
+class _ProcessCollector(Collector):
+    """``sora_process_info{shards="0,1"} 1``: which shards this process connects.
+
+    Every shard cluster serves its own ``/metrics``; the database numbers are
+    the same in each (one shared database), the in-process counters are not.
+    """
+
+    def __init__(self, shards: Callable[[], Sequence[int]]) -> None:
+        self.shards = shards
+
+    def collect(self) -> Iterator[Metric]:
+        info = GaugeMetricFamily(
+            "sora_process_info", "This bot process; its shards as a label.", labels=["shards"]
+        )
+        info.add_metric([",".join(map(str, self.shards()))], 1)
+        yield info
+
+
 class Metrics:
     """The bot's metrics; one per bot, each with its own registry."""
 
@@ -134,6 +152,10 @@ class Metrics:
     def watch_providers(self, health: ProviderHealth) -> None:
         """Export each configured provider's state (``ProviderSet.health``) per provider."""
         self.registry.register(ProviderCollector(health))
+
+    def describe_process(self, shards: Callable[[], Sequence[int]]) -> None:
+        """Export ``sora_process_info`` with the shards ``shards()`` names at scrape time."""
+        self.registry.register(_ProcessCollector(shards))
 
     def job_refused(self, reason: str) -> None:
         """Count a job refused at ``/video`` (``quota``, ``budget``, ``blocked``...)."""

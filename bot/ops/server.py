@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -150,16 +150,28 @@ def _ms(started: float) -> float:
 
 
 class WebServer:
-    """An aiohttp server for ``/healthz`` and ``/metrics``; ``start()`` then ``close()``."""
+    """An aiohttp server for ``/healthz`` and ``/metrics``; ``start()`` then ``close()``.
+
+    ``shards`` names the shards this process connects: ``/healthz`` reports
+    them (each shard cluster answers for its own shards).
+    """
 
     def __init__(
-        self, *, host: str, port: int, checks: HealthChecks, metrics: Metrics, store: Store
+        self,
+        *,
+        host: str,
+        port: int,
+        checks: HealthChecks,
+        metrics: Metrics,
+        store: Store,
+        shards: Callable[[], Sequence[int]] | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.checks = checks
         self.metrics = metrics
         self.store = store
+        self.shards = shards
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -193,6 +205,8 @@ class WebServer:
             "status": "ok" if healthy else "unhealthy",
             "checks": {name: _public(check) for name, check in checks.items()},
         }
+        if self.shards is not None:
+            body["shards"] = list(self.shards())
         if not healthy:
             log.warning("health check failed: %s", body["checks"])
         return web.json_response(body, status=200 if healthy else 503)

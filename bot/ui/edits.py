@@ -17,6 +17,13 @@ sees every message at once:
   each channel under :class:`EditBudget` (below Discord's limits, with headroom
   for the bot's other requests).
 
+Discord's global limit is per bot token, not per process: shard clusters
+(``SHARD_COUNT``/``SHARD_IDS``) each get the share of the global budget that
+their share of the shards gives (:meth:`EditBudget.shared`, applied when the
+settings are read), so together they stay under it. Interaction-token edits are
+not subject to the global limit, and a channel's edits all come from the one
+process holding its guild's shard, so those budgets are never divided.
+
 The route (interaction webhook, or bot token in a channel) is read from the
 job's messenger at send time: it changes when the 15-minute token runs out.
 """

@@ -6,8 +6,10 @@ from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 from discord.ext import commands
 
+from bot.i18n import member_locale
 from bot.jobs.admission import standing
 from bot.jobs.member import role_ids
 from bot.ui.text import quota_message
@@ -22,7 +24,10 @@ class QuotaCog(commands.Cog):
     def __init__(self, bot: SoraBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="quota", description="See how many videos you can still make today")
+    @app_commands.command(
+        name=locale_str("quota"),
+        description=locale_str("See how many videos you can still make today"),
+    )
     async def quota(self, interaction: discord.Interaction) -> None:
         """Answer ephemerally with the member's usage."""
         now = await standing(
@@ -40,6 +45,7 @@ class QuotaCog(commands.Cog):
             usage.resets_at,
             extra=now.extra,
             blocked=now.blocked,
+            locale=member_locale(interaction),
         )
         await interaction.response.send_message(text, ephemeral=True)
 

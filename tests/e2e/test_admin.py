@@ -101,7 +101,7 @@ async def test_extra_credits_are_spent_after_the_daily_ones(tmp_path: Path) -> N
         assert "**2** extra credits" in await admin(app, "credits", member=alice, amount=2)
         assert "**2** extra credits" in await app.quota()
         assert "✅" in await app.finished(await video(app))
-        assert "**1** extra credits" in await app.quota()
+        assert "**1** extra credit," in await app.quota()  # singular (ngettext)
         assert "**0** extra credits" in await admin(app, "credits", member=alice, amount=-5)
         assert "used all 0" in await refused(app, await video(app))
         assert app.provider.recorder.submissions == 1

@@ -163,6 +163,7 @@ class Driver:
         user: FakeUser | None = None,
         values: list[str] | None = None,
         created_at: dt.datetime | None = None,
+        locale: str = "en-US",
     ) -> FakeInteraction:
         """Dispatch a click on a component of ``message`` (button, or select with ``values``)."""
         if message.deleted:
@@ -177,7 +178,7 @@ class Driver:
             guild=guild,
             channel=channel,
             created_at=created_at,
-            locale="en-US",
+            locale=locale,
             attachment_size_limit=None,
             message=message,
         )

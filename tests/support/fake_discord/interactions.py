@@ -76,8 +76,8 @@ def new_interaction(
         channel_data["permissions"] = str(guild.member_permissions(user, channel))
         payload.update(
             guild_id=str(guild.id),
-            guild={"id": str(guild.id), "locale": "en-US", "features": []},
-            guild_locale="en-US",
+            guild={"id": str(guild.id), "locale": guild.locale, "features": []},
+            guild_locale=guild.locale,
             member=payloads.member(guild, user, channel),
         )
     else:

@@ -158,6 +158,7 @@ class FakeGuild:
     joined_at: dt.datetime = field(default_factory=utcnow)
     roles: list[FakeRole] = field(default_factory=list, repr=False)  # besides the two built-in
     member_roles: dict[int, list[int]] = field(default_factory=dict, repr=False)
+    locale: str = "en-US"  # the server's preferred locale (Community settings)
 
     def roles_of(self, user: FakeUser) -> list[FakeRole]:
         """The roles given to ``user`` (not @everyone or the bot's managed role)."""

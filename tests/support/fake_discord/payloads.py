@@ -187,7 +187,7 @@ def guild_create(guild: FakeGuild, bot_user: FakeUser) -> dict[str, Any]:
         "nsfw_level": 0,
         "premium_tier": 0,
         "premium_subscription_count": 0,
-        "preferred_locale": "en-US",
+        "preferred_locale": guild.locale,
         "system_channel_id": None,
         "system_channel_flags": 0,
         "features": [],

@@ -7,6 +7,9 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+# The session's throwaway PostgreSQL server (TEST_DATABASE_URL, or one started here).
+from tests.support.postgres import postgres_server  # noqa: F401
+
 
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:

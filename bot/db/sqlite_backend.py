@@ -15,7 +15,9 @@ never makes a reservation wait.
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -54,10 +56,25 @@ def _drive(conn: sqlite3.Connection, plan: Plan[T]) -> T:
         return stop.value
 
 
+class _Abandoned(Exception):
+    """The caller was cancelled before the transaction committed: it is rolled back."""
+
+
 def _transact(
-    conn: sqlite3.Connection, factory: Callable[[], Plan[T]], begin: str, keep: bool, durable: bool
+    conn: sqlite3.Connection,
+    factory: Callable[[], Plan[T]],
+    begin: str,
+    keep: bool,
+    durable: bool,
+    abandoned: threading.Event,
 ) -> T:
-    """One transaction around a plan, on the database thread."""
+    """One transaction around a plan, on the database thread.
+
+    ``abandoned`` is set when the awaiting coroutine was cancelled: a plan not
+    yet committed is then rolled back, so a cancelled call writes nothing
+    (unless it had already committed, which the caller cannot tell from a
+    cancellation anyway).
+    """
     if durable:
         # A commit under synchronous=NORMAL survives a crash of the bot but not
         # a power cut; a durable one is worth one fsync. (The pragma cannot
@@ -66,7 +83,11 @@ def _transact(
     try:
         conn.execute(begin)
         try:
+            if abandoned.is_set():
+                raise _Abandoned
             value = _drive(conn, factory())
+            if abandoned.is_set():
+                raise _Abandoned
             conn.execute("COMMIT" if keep else "ROLLBACK")
         except BaseException:
             rollback(conn)
@@ -130,8 +151,19 @@ class SqliteBackend:
         self._writer_thread.shutdown(wait=False)
 
     async def _call(self, thread: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
+        abandoned = threading.Event()
+        call = functools.partial(fn, *args, abandoned)
+        done = asyncio.get_running_loop().run_in_executor(thread, call)
         try:
-            return await asyncio.get_running_loop().run_in_executor(thread, fn, *args)
+            return await asyncio.shield(done)
+        except asyncio.CancelledError:
+            # Roll back whatever has not committed, and return only once the
+            # thread is done with it: no transaction outlives the cancelled call.
+            abandoned.set()
+            await asyncio.wait([done])
+            if not done.cancelled():
+                done.exception()  # retrieved: a rolled-back plan's error is expected here
+            raise
         except sqlite3.Error as exc:
             raise wrap_sqlite_error(exc) from exc
 

@@ -1,16 +1,27 @@
-"""Fixtures for the database tests: a real SQLite file per test, and a quick way to reserve."""
+"""Fixtures for the database tests: a real database per test, and a quick way to reserve.
+
+``store`` and ``db_location`` are parametrized over both backends: a fresh
+SQLite file, and a fresh database on the session's PostgreSQL server (see
+:mod:`tests.support.postgres`). Tests about SQLite itself (its read-only
+connection, its write lock, its pragmas) use ``sqlite_store`` and ``raw``.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from bot.db import Job, Store
+from bot.db.dialect import postgres_args
+from bot.db.sqlite_backend import SqliteBackend
+from tests.support.postgres import fresh_database
 
 # A fixed instant well inside a UTC day; tests move across midnight explicitly.
 NOON = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
@@ -30,9 +41,35 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "data" / "bot.sqlite3"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Which database the test runs on; every store test runs on both."""
+    return str(request.param)
+
+
 @pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[Store]:
-    """An open, migrated Store on a fresh file."""
+async def db_location(
+    backend: str, db_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[str]:
+    """Where the test's fresh database is: a SQLite path or a PostgreSQL URL."""
+    if backend == "sqlite":
+        yield str(db_path)
+        return
+    server = request.getfixturevalue("postgres_server")
+    async with fresh_database(server) as url:
+        yield url
+
+
+@pytest.fixture
+async def store(db_location: str) -> AsyncIterator[Store]:
+    """An open, migrated Store on a fresh database of either backend."""
+    async with Store.open(db_location) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def sqlite_store(db_path: Path) -> AsyncIterator[Store]:
+    """An open, migrated Store on a fresh SQLite file (tests about SQLite itself)."""
     async with Store.open(db_path) as opened:
         yield opened
 
@@ -59,8 +96,12 @@ def _reserve_args(**overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def reserve(store: Store) -> Reserve:
+def reserve(request: pytest.FixtureRequest) -> Reserve:
     """``await reserve(**overrides)`` reserves on the test's store with default arguments."""
+
+    # The test's own store: ``sqlite_store`` when it asked for that, else ``store``.
+    name = "sqlite_store" if "sqlite_store" in request.fixturenames else "store"
+    store: Store = request.getfixturevalue(name)
 
     async def _reserve(**overrides: Any) -> Job:
         return await store.reserve(**_reserve_args(**overrides))
@@ -89,16 +130,63 @@ def raw(db_path: Path) -> Iterator[Callable[[], sqlite3.Connection]]:
         conn.close()
 
 
-@pytest.fixture
-def count(raw: Callable[[], sqlite3.Connection]) -> Callable[..., int]:
-    """``count(table, where='', *params)``: rows in a table, read on a separate connection."""
-    # Connected on first use, so the file is created by Store.open, not by us.
-    conns: list[sqlite3.Connection] = []
+Count = Callable[..., Awaitable[int]]
 
-    def _count(table: str, where: str = "", *params: Any) -> int:
-        if not conns:
-            conns.append(raw())
+
+def sqlite_writer(store: Store) -> sqlite3.Connection:
+    """The SQLite store's writer connection, for the few tests that set pragmas on it.
+
+    Only while the store is idle: the connection belongs to the store's database thread.
+    """
+    backend = store._backend
+    assert isinstance(backend, SqliteBackend)
+    return backend._writer
+
+
+@pytest.fixture
+def execute(request: pytest.FixtureRequest, db_path: Path) -> Callable[..., Awaitable[None]]:
+    """``await execute(sql, *params)``: a write from outside the store (another process)."""
+    names = request.fixturenames
+    location = str(db_path)
+    if "db_location" in names and "sqlite_store" not in names:
+        location = str(request.getfixturevalue("db_location"))
+
+    async def _execute(sql: str, *params: Any) -> None:
+        if not location.startswith("postgresql://"):
+            with closing(sqlite3.connect(location, isolation_level=None)) as conn:
+                conn.execute(sql, params)
+            return
+        conn = await asyncpg.connect(location)
+        try:
+            text, args = postgres_args(sql, params)
+            await conn.execute(text, *args)
+        finally:
+            await conn.close()
+
+    return _execute
+
+
+@pytest.fixture
+def count(request: pytest.FixtureRequest, db_path: Path) -> Count:
+    """``await count(table, where='', *params)``: rows in a table, read on a separate connection.
+
+    Reads the test's database whichever the backend (``?`` placeholders on both).
+    """
+    names = request.fixturenames
+    location = str(db_path)
+    if "db_location" in names and "sqlite_store" not in names:
+        location = str(request.getfixturevalue("db_location"))
+
+    async def _count(table: str, where: str = "", *params: Any) -> int:
         sql = f"SELECT COUNT(*) FROM {table}" + (f" WHERE {where}" if where else "")
-        return int(conns[0].execute(sql, params).fetchone()[0])
+        if not location.startswith("postgresql://"):
+            with closing(sqlite3.connect(location)) as conn:
+                return int(conn.execute(sql, params).fetchone()[0])
+        conn = await asyncpg.connect(location)
+        try:
+            text, args = postgres_args(sql, params)
+            return int(await conn.fetchval(text, *args))
+        finally:
+            await conn.close()
 
     return _count

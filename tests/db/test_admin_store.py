@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +20,7 @@ ADMIN = 500
 
 
 async def test_extra_credits_pay_after_the_daily_allowance_and_come_back_on_refund(
-    store: Store, reserve: Reserve, count: Callable[..., int], noon: datetime
+    store: Store, reserve: Reserve, count: Callable[..., Awaitable[int]], noon: datetime
 ) -> None:
     assert await store.add_extra_credits(GUILD, 1, 2, actor_id=ADMIN, now=noon) == 2
 
@@ -35,7 +34,7 @@ async def test_extra_credits_pay_after_the_daily_allowance_and_come_back_on_refu
     assert (refused.value.remaining, refused.value.extra, refused.value.cost) == (0, 0, 1)
     # The daily ledger only carries what the day's allowance paid.
     assert (await store.usage(1, 1, now=noon)).used == 1
-    assert count("ledger", "kind = 'reserve' AND amount = 0") == 2
+    assert await count("ledger", "kind = 'reserve' AND amount = 0") == 2
     assert (await store.member_settings(GUILD, 1)).extra_credits == 0
 
     assert await store.settle(first_extra.id, "failed", now=noon)
@@ -140,7 +139,7 @@ async def test_policy_snapshot_reads_member_roles_and_channels(store: Store) -> 
 
 
 async def test_bot_cap_refuses_the_job_that_would_pass_it_and_writes_nothing(
-    store: Store, reserve: Reserve, count: Callable[..., int], noon: datetime
+    store: Store, reserve: Reserve, count: Callable[..., Awaitable[int]], noon: datetime
 ) -> None:
     cap = SpendCap("bot", credits=3)
     for user in (1, 2, 3):
@@ -156,7 +155,7 @@ async def test_bot_cap_refuses_the_job_that_would_pass_it_and_writes_nothing(
         1,
         0,
     )
-    assert count("jobs") == 3 and count("ledger") == 3
+    assert await count("jobs") == 3 and await count("ledger") == 3
     assert (await store.spend(now=noon)).credits == 3
 
 
@@ -191,10 +190,10 @@ async def test_a_refund_lowers_the_days_spend(
 
 
 async def test_many_concurrent_reservations_never_overshoot_a_cap(
-    store: Store, db_path: Path, reserve_args: Args, count: Callable[..., int]
+    store: Store, db_location: str, reserve_args: Args, count: Callable[..., Awaitable[int]]
 ) -> None:
     caps = [SpendCap("server", credits=7), SpendCap("bot", micros=100_000_000)]
-    async with Store.open(db_path) as other:
+    async with Store.open(db_location) as other:
         calls = [
             (store if i % 2 else other).reserve(
                 **reserve_args(user_id=i, cost=2, price_micros=1, caps=caps)
@@ -205,7 +204,7 @@ async def test_many_concurrent_reservations_never_overshoot_a_cap(
     jobs = [r for r in results if isinstance(r, Job)]
     assert len(jobs) == 3  # 3 x 2 = 6 <= 7; a fourth would make 8
     assert {type(r) for r in results if not isinstance(r, Job)} == {BudgetExceeded}
-    assert count("jobs") == 3
+    assert await count("jobs") == 3
     assert (await store.spend(10, now=reserve_args()["now"])).credits == 6
 
 
@@ -235,17 +234,19 @@ async def test_reset_acts_only_on_the_jobs_made_in_its_own_server(
 
 
 async def test_reset_never_takes_usage_below_what_unfinished_jobs_hold(
-    store: Store, reserve: Reserve, raw: Callable[[], Any], noon: datetime
+    store: Store, reserve: Reserve, execute: Callable[..., Awaitable[None]], noon: datetime
 ) -> None:
     done = await reserve(daily_limit=9)
     assert await store.settle(done.id, "completed", now=noon)
     await reserve(guild_id=GUILD + 1, daily_limit=9)  # running elsewhere, holds 1
     # An adjustment written elsewhere that already forgave more than that server used
     # (as resets could before they were scoped to their server).
-    raw().execute(
+    await execute(
         "INSERT INTO usage_adjustments (user_id, day, amount, guild_id, actor_id, created_at) "
         "VALUES (1, ?, -1, ?, ?, 0)",
-        (noon.date().isoformat(), GUILD + 2, ADMIN),
+        noon.date().isoformat(),
+        GUILD + 2,
+        ADMIN,
     )
     assert (await store.usage(1, 9, now=noon)).used == 1
 
@@ -254,13 +255,13 @@ async def test_reset_never_takes_usage_below_what_unfinished_jobs_hold(
 
 
 async def test_extra_credits_above_max_balance_are_refused_and_nothing_is_written(
-    store: Store, count: Callable[..., int]
+    store: Store, count: Callable[..., Awaitable[int]]
 ) -> None:
     assert await store.add_extra_credits(GUILD, 1, 3, actor_id=ADMIN, max_balance=5) == 3
     with pytest.raises(CeilingExceeded) as refused:
         await store.add_extra_credits(GUILD, 1, 3, actor_id=ADMIN, max_balance=5)
     assert (refused.value.balance, refused.value.ceiling) == (3, 5)
-    assert count("audit_log") == 1
+    assert await count("audit_log") == 1
     assert (await store.member_settings(GUILD, 1)).extra_credits == 3
     with pytest.raises(CeilingExceeded):  # a member with no row yet, ceiling 0
         await store.add_extra_credits(GUILD, 2, 1, actor_id=ADMIN, max_balance=0)

@@ -6,13 +6,13 @@ import asyncio
 import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.db import BudgetExceeded, Job, QuotaExceeded, SpendCap, Store, StoreError
 from bot.db.errors import NotSubmittable, RenderLimitExceeded
+from tests.db.conftest import sqlite_writer
 
 Reserve = Callable[..., Awaitable[Job]]
 Args = Callable[..., dict[str, Any]]
@@ -134,10 +134,10 @@ async def test_render_gate_allowance_and_extra_credits(
 
 
 async def test_concurrent_reservations_never_overshoot_the_cap(
-    store: Store, db_path: Path, reserve_args: Args, noon: datetime
+    store: Store, db_location: str, reserve_args: Args, noon: datetime
 ) -> None:
     cap = (SpendCap("bot", credits=5),)
-    async with Store.open(db_path) as other:
+    async with Store.open(db_location) as other:
         stores = (store, other)
 
         async def attempt(i: int) -> Job | BaseException:
@@ -178,8 +178,18 @@ async def test_concurrent_reservations_of_one_member_respect_the_render_gate(
         await store.reserve(**args)
 
 
+async def test_mark_submitting_commits_with_a_full_sync_then_normal_again(
+    sqlite_store: Store, reserve: Reserve
+) -> None:
+    job = await reserve()
+    await sqlite_store.mark_submitting(job.id)
+    assert sqlite_writer(sqlite_store).execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    marked = await sqlite_store.get_job(job.id)
+    assert marked is not None and marked.submitted_at is not None
+
+
 async def test_mark_submitting_records_once_and_refuses_clearly(
-    store: Store, reserve: Reserve, raw: Raw, noon: datetime
+    store: Store, reserve: Reserve, noon: datetime
 ) -> None:
     job = await reserve()
     later = noon + timedelta(seconds=5)
@@ -187,8 +197,6 @@ async def test_mark_submitting_records_once_and_refuses_clearly(
     marked = await store.get_job(job.id)
     assert marked is not None
     assert (marked.status, marked.submitted_at, marked.started_at) == ("submitted", later, later)
-    assert raw().execute("PRAGMA synchronous").fetchone()[0] in (1, 2)
-    assert (await store._conn.execute_fetchall("PRAGMA synchronous"))[0][0] == 1  # NORMAL again
 
     with pytest.raises(NotSubmittable) as twice:
         await store.mark_submitting(job.id)

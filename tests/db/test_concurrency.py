@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bot.db import Job, QuotaExceeded, Store, StoreBusy, StoreError, TooManyRunning
+from tests.db.conftest import sqlite_writer
 
 Reserve = Callable[..., Awaitable[Job]]
 Raw = Callable[[], sqlite3.Connection]
@@ -30,21 +31,21 @@ def outcomes(results: list[Job | BaseException]) -> tuple[int, list[type[BaseExc
 
 
 async def test_fifty_concurrent_reserves_on_one_store_grant_exactly_the_limit(
-    store: Store, count: Callable[..., int], reserve_args: Args
+    store: Store, count: Callable[..., Awaitable[int]], reserve_args: Args
 ) -> None:
     calls = [store.reserve(**reserve_args(daily_limit=3, max_running=100)) for _ in range(50)]
 
     results = await asyncio.gather(*calls, return_exceptions=True)
 
     assert outcomes(results) == (3, [QuotaExceeded])
-    assert count("jobs") == 3
-    assert count("ledger") == 3
+    assert await count("jobs") == 3
+    assert await count("ledger") == 3
 
 
 async def test_concurrent_reserves_across_two_connections_grant_exactly_the_limit(
-    store: Store, db_path: Path, count: Callable[..., int], reserve_args: Args
+    store: Store, db_location: str, count: Callable[..., Awaitable[int]], reserve_args: Args
 ) -> None:
-    async with Store.open(db_path) as other:
+    async with Store.open(db_location) as other:
         calls = [
             (store if i % 2 else other).reserve(**reserve_args(daily_limit=3, max_running=100))
             for i in range(50)
@@ -52,7 +53,7 @@ async def test_concurrent_reserves_across_two_connections_grant_exactly_the_limi
         results = await asyncio.gather(*calls, return_exceptions=True)
 
     assert outcomes(results) == (3, [QuotaExceeded])
-    assert count("jobs") == 3
+    assert await count("jobs") == 3
     assert (await store.usage(1, 3, now=reserve_args()["now"])).used == 3
 
 
@@ -66,22 +67,23 @@ async def test_concurrent_reserves_respect_max_running(store: Store, reserve_arg
 
 
 async def test_concurrent_settles_refund_once(
-    store: Store, db_path: Path, reserve: Reserve, count: Callable[..., int]
+    store: Store, db_location: str, reserve: Reserve, count: Callable[..., Awaitable[int]]
 ) -> None:
     job = await reserve()
-    async with Store.open(db_path) as other:
+    async with Store.open(db_location) as other:
         calls = [(store if i % 2 else other).settle(job.id, "failed") for i in range(20)]
         results = await asyncio.gather(*calls)
 
     assert results.count(True) == 1
-    assert count("ledger", "kind = 'refund'") == 1
+    assert await count("ledger", "kind = 'refund'") == 1
 
 
 async def test_failure_mid_reserve_rolls_back_and_connection_stays_usable(
     db_path: Path,
+    sqlite_store: Store,
     reserve: Reserve,
     raw: Raw,
-    count: Callable[..., int],
+    count: Callable[..., Awaitable[int]],
     reserve_args: Args,
 ) -> None:
     # The job row is inserted, then the ledger insert fails: both must vanish.
@@ -91,18 +93,19 @@ async def test_failure_mid_reserve_rolls_back_and_connection_stays_usable(
     with pytest.raises(StoreError, match="simulated failure"):
         await reserve()
 
-    assert count("jobs") == 0 and count("ledger") == 0
+    assert await count("jobs") == 0 and await count("ledger") == 0
     admin.execute("DROP TRIGGER fail_ledger")
     assert (await reserve()).status == "queued"
     # No transaction was left open: another connection can still take the write lock.
     async with Store.open(db_path, busy_timeout=0.05) as other:
         await other.reserve(**reserve_args(user_id=2))
-    assert count("jobs") == 2
+    assert await count("jobs") == 2
 
 
 async def test_failure_mid_settle_leaves_the_job_unfinished(
-    store: Store, reserve: Reserve, raw: Raw, count: Callable[..., int]
+    sqlite_store: Store, reserve: Reserve, raw: Raw, count: Callable[..., Awaitable[int]]
 ) -> None:
+    store = sqlite_store
     job = await reserve()
     admin = raw()
     admin.execute(FAIL_LEDGER_INSERT.format(kind="refund"))
@@ -112,33 +115,33 @@ async def test_failure_mid_settle_leaves_the_job_unfinished(
 
     still = await store.get_job(job.id)
     assert still is not None and still.status == "queued" and still.error is None
-    assert count("ledger", "kind = 'refund'") == 0
+    assert await count("ledger", "kind = 'refund'") == 0
     admin.execute("DROP TRIGGER fail_ledger")
     assert await store.settle(job.id, "failed", error="boom")
-    assert count("ledger", "kind = 'refund'") == 1
+    assert await count("ledger", "kind = 'refund'") == 1
 
 
 async def test_disk_full_is_a_store_error_and_writes_nothing(
-    store: Store, reserve: Reserve, count: Callable[..., int]
+    sqlite_store: Store, reserve: Reserve, count: Callable[..., Awaitable[int]]
 ) -> None:
     await reserve()
     # Cap the file at its current size: the next page SQLite needs fails with
     # SQLITE_FULL, the same error a full disk gives. Reaching into the private
     # connection is the only way to set this per-connection limit.
-    await store._conn.execute("PRAGMA max_page_count = 1")
+    sqlite_writer(sqlite_store).execute("PRAGMA max_page_count = 1")
     big = {"padding": "x" * 50_000}
 
     with pytest.raises(StoreError, match="full") as failed:
         await reserve(options=big)
 
     assert not isinstance(failed.value, StoreBusy)
-    assert count("jobs") == 1 and count("ledger") == 1
-    await store._conn.execute("PRAGMA max_page_count = 1073741823")
+    assert await count("jobs") == 1 and await count("ledger") == 1
+    sqlite_writer(sqlite_store).execute("PRAGMA max_page_count = 1073741823")
     assert (await reserve(options=big)).options == big
 
 
 async def test_write_lock_held_too_long_raises_store_busy(
-    db_path: Path, raw: Raw, count: Callable[..., int], reserve_args: Args
+    db_path: Path, raw: Raw, count: Callable[..., Awaitable[int]], reserve_args: Args
 ) -> None:
     async with Store.open(db_path, busy_timeout=0.05) as store:
         holder = raw()
@@ -151,26 +154,26 @@ async def test_write_lock_held_too_long_raises_store_busy(
         finally:
             holder.execute("ROLLBACK")
 
-        assert count("jobs") == 0
+        assert await count("jobs") == 0
         assert (await store.reserve(**reserve_args())).status == "queued"
 
 
 async def test_cancelled_reserve_leaves_no_transaction_open(
-    db_path: Path, raw: Raw, count: Callable[..., int], reserve_args: Args
+    db_path: Path, raw: Raw, count: Callable[..., Awaitable[int]], reserve_args: Args
 ) -> None:
     async with Store.open(db_path) as store:
         holder = raw()
         holder.execute("BEGIN IMMEDIATE")
         task = asyncio.create_task(store.reserve(**reserve_args()))
-        # One turn of the loop: the task takes the store's lock and queues its
-        # BEGIN IMMEDIATE, which then waits on `holder`'s lock in the worker thread.
+        # One turn of the loop: the task hands its plan to the database thread,
+        # whose BEGIN IMMEDIATE then waits on `holder`'s lock.
         await asyncio.sleep(0)
         task.cancel()
         holder.execute("ROLLBACK")
         with pytest.raises(asyncio.CancelledError):
             await task
 
-        assert count("jobs") == 0
+        assert await count("jobs") == 0
         async with Store.open(db_path, busy_timeout=0.05) as other:
             assert (await other.reserve(**reserve_args())).id == 1
         assert (await store.reserve(**reserve_args())).id == 2

@@ -7,9 +7,9 @@ import os
 import sqlite3
 import stat
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
-import aiosqlite
 import pytest
 
 from bot.db import Store, StoreError
@@ -114,23 +114,23 @@ async def test_newer_schema_is_refused(db_path: Path, raw: Raw) -> None:
 async def test_failing_migration_rolls_back_completely(tmp_path: Path) -> None:
     good = Migration(1, "0001_a.sql", "CREATE TABLE a (x INTEGER);")
     bad = Migration(2, "0002_b.sql", "CREATE TABLE b (x);\nINSERT INTO missing VALUES (1);\n")
-    async with aiosqlite.connect(tmp_path / "m.sqlite3", isolation_level=None) as conn:
+    with closing(sqlite3.connect(tmp_path / "m.sqlite3", isolation_level=None)) as conn:
         with pytest.raises(sqlite3.OperationalError, match="missing"):
-            await apply_migrations(conn, [good, bad])
+            apply_migrations(conn, [good, bad])
 
         assert not conn.in_transaction
-        async with conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'") as cur:
-            assert [r[0] for r in await cur.fetchall()] == ["a"]
+        tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        assert [r[0] for r in tables] == ["a"]
         fixed = Migration(2, "0002_b.sql", "CREATE TABLE b (x);")
-        assert await apply_migrations(conn, [good, fixed]) == 2
+        assert apply_migrations(conn, [good, fixed]) == 2
 
 
 async def test_migration_3_marks_jobs_that_reached_the_provider_as_billable(
     db_path: Path,
 ) -> None:
     db_path.parent.mkdir()
-    async with aiosqlite.connect(db_path, isolation_level=None) as conn:
-        assert await apply_migrations(conn, load_migrations()[:2]) == 2
+    with closing(sqlite3.connect(db_path, isolation_level=None)) as conn:
+        assert apply_migrations(conn, load_migrations()[:2]) == 2
     old = sqlite3.connect(db_path, isolation_level=None)
     sent = insert_job(old, status="failed", provider_task_id="t1", finished_at=NOW + 9)
     done = insert_job(old, status="completed", started_at=NOW + 5, finished_at=NOW + 9)
@@ -173,7 +173,7 @@ def test_load_migrations_refuses_gaps(tmp_path: Path, monkeypatch: pytest.Monkey
         load_migrations("fake_migrations_pkg")
 
 
-@pytest.mark.usefixtures("store")
+@pytest.mark.usefixtures("sqlite_store")
 async def test_schema_rejects_impossible_rows(raw: Raw) -> None:
     conn = raw()
     conn.execute("PRAGMA foreign_keys = ON")

@@ -1,4 +1,8 @@
-"""The read-only connection: what runs on it, that it cannot write, and the indexes it reads."""
+"""SQLite's read-only connection: what runs on it, that it cannot write, the indexes it reads.
+
+The PostgreSQL store runs the same sums in read-only REPEATABLE READ snapshots;
+``test_snapshots_see_every_commit`` runs on both.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +14,21 @@ import pytest
 
 from bot.db import Job, Store, StoreError
 from bot.db import operator_queries as oq
+from bot.db.plan import run, single
 from bot.db.reports import RENDER_BUCKETS
+from bot.db.sqlite_backend import SqliteBackend
 
 Reserve = Callable[..., Awaitable[Job]]
 
 
-async def test_sums_run_on_the_read_only_connection_and_see_every_commit(
-    store: Store, reserve: Reserve, noon: datetime
-) -> None:
-    assert store._reader is not None
+def sqlite_backend(store: Store) -> SqliteBackend:
+    """The store's SQLite backend (these tests are about it)."""
+    backend = store._backend
+    assert isinstance(backend, SqliteBackend)
+    return backend
+
+
+async def test_snapshots_see_every_commit(store: Store, reserve: Reserve, noon: datetime) -> None:
     job = await reserve(cost=2)
     assert (await store.spend(now=noon)).credits == 2  # committed writes are visible
     await store.stats(10, now=noon)
@@ -31,18 +41,30 @@ async def test_sums_run_on_the_read_only_connection_and_see_every_commit(
     assert (snap.by_status, snap.credits_spent) == ({"failed": 1}, 2)
 
 
-async def test_the_read_only_connection_cannot_write(store: Store) -> None:
-    assert store._reader is not None
-    with pytest.raises(sqlite3.OperationalError, match=r"readonly|read-only|query_only"):
-        await store._reader.execute("DELETE FROM jobs")
+async def test_sums_run_on_the_read_only_connection(sqlite_store: Store, noon: datetime) -> None:
+    assert sqlite_backend(sqlite_store)._reader is not None
+    await sqlite_store.spend(now=noon)
+    await sqlite_store.daily_series(None, days=3, now=noon)
+    assert sqlite_store.reader_reads == 2
+
+
+async def test_snapshots_cannot_write(store: Store) -> None:
+    insert = "INSERT INTO meta (key, value, updated_at) VALUES ('x', 'y', 0)"
     with pytest.raises(StoreError):
-        async with store._reading() as conn:
-            await conn.execute("INSERT INTO meta (key, value, updated_at) VALUES ('x', 'y', 0)")
+        await store._snapshot(lambda: single(run(insert)))
+    assert await store.get_meta("x") is None
+
+
+async def test_the_read_only_connection_cannot_write(sqlite_store: Store) -> None:
+    reader = sqlite_backend(sqlite_store)._reader
+    assert reader is not None
+    with pytest.raises(sqlite3.OperationalError, match=r"readonly|read-only|query_only"):
+        reader.execute("DELETE FROM jobs")
 
 
 async def test_an_in_memory_store_reads_on_its_writer() -> None:
     async with Store.open(":memory:") as store:
-        assert store._reader is None
+        assert sqlite_backend(store)._reader is None
         snap = await store.metrics_snapshot()
         assert snap.by_status == {} and store.reader_reads == 0
 
@@ -55,7 +77,9 @@ async def test_an_in_memory_store_reads_on_its_writer() -> None:
         (oq.PERIOD_STATS.format(scope=""), ("2025-03-01", "2025-03-10"), "jobs_day_spend"),
         (
             oq.TOTALS_BY_STATUS.format(
-                buckets=", ".join(f"SUM(d <= {b:g})" for b in RENDER_BUCKETS)
+                buckets=", ".join(
+                    f"SUM(CASE WHEN d <= {b:g} THEN 1 ELSE 0 END)" for b in RENDER_BUCKETS
+                )
             ),
             (),
             "COVERING INDEX jobs_status_totals",
@@ -63,7 +87,8 @@ async def test_an_in_memory_store_reads_on_its_writer() -> None:
     ],
 )
 async def test_operator_sums_read_an_index_not_the_table(
-    store: Store, sql: str, params: tuple[object, ...], index: str
+    sqlite_store: Store, sql: str, params: tuple[object, ...], index: str
 ) -> None:
-    plan = await store._conn.execute_fetchall(f"EXPLAIN QUERY PLAN {sql}", params)
-    assert any(index in str(row[3]) for row in plan), [row[3] for row in plan]
+    plan = sqlite_backend(sqlite_store)._writer.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+    rows = plan.fetchall()
+    assert any(index in str(row[3]) for row in rows), [row[3] for row in rows]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
@@ -14,7 +13,7 @@ Reserve = Callable[..., Awaitable[Job]]
 
 
 async def test_reserve_creates_queued_job_and_reserve_row(
-    store: Store, reserve: Reserve, count: Callable[..., int], noon: datetime
+    store: Store, reserve: Reserve, count: Callable[..., Awaitable[int]], noon: datetime
 ) -> None:
     job = await reserve(cost=2)
 
@@ -31,9 +30,10 @@ async def test_reserve_creates_queued_job_and_reserve_row(
     assert job.created_at == job.updated_at == noon
     assert job.started_at is None and job.finished_at is None
     assert await store.get_job(job.id) == job
-    assert count("ledger", "job_id = ? AND kind = 'reserve' AND amount = 2", job.id) == 1
+    assert await count("ledger", "job_id = ? AND kind = 'reserve' AND amount = 2", job.id) == 1
 
 
+@pytest.mark.usefixtures("store")
 async def test_job_repr_hides_the_interaction_token(reserve: Reserve) -> None:
     job = await reserve()
     assert "tok-secret" not in repr(job)
@@ -47,8 +47,9 @@ async def test_reserve_within_limit_uses_credits(store: Store, reserve: Reserve)
     assert usage.resets_at == datetime(2025, 3, 11, tzinfo=UTC)
 
 
+@pytest.mark.usefixtures("store")
 async def test_reserve_past_limit_raises_and_writes_nothing(
-    reserve: Reserve, count: Callable[..., int]
+    reserve: Reserve, count: Callable[..., Awaitable[int]]
 ) -> None:
     for _ in range(3):
         await reserve()
@@ -58,10 +59,11 @@ async def test_reserve_past_limit_raises_and_writes_nothing(
 
     assert (refused.value.used, refused.value.limit) == (3, 3)
     assert refused.value.resets_at == datetime(2025, 3, 11, tzinfo=UTC)
-    assert count("jobs") == 3
-    assert count("ledger") == 3
+    assert await count("jobs") == 3
+    assert await count("ledger") == 3
 
 
+@pytest.mark.usefixtures("store")
 async def test_cost_larger_than_remaining_is_refused(reserve: Reserve) -> None:
     await reserve(cost=2)
     with pytest.raises(QuotaExceeded):
@@ -77,7 +79,7 @@ async def test_quota_is_per_user(store: Store, reserve: Reserve) -> None:
 
 
 async def test_max_running_enforced_until_a_job_ends(
-    store: Store, reserve: Reserve, count: Callable[..., int]
+    store: Store, reserve: Reserve, count: Callable[..., Awaitable[int]]
 ) -> None:
     first = await reserve(max_running=2, daily_limit=10)
     await reserve(max_running=2, daily_limit=10)
@@ -86,7 +88,7 @@ async def test_max_running_enforced_until_a_job_ends(
         await reserve(max_running=2, daily_limit=10)
 
     assert (refused.value.running, refused.value.limit) == (2, 2)
-    assert count("jobs") == 2 and count("ledger") == 2
+    assert await count("jobs") == 2 and await count("ledger") == 2
     assert await store.running_count(1) == 2
     await store.settle(first.id, "completed")
     assert await store.running_count(1) == 1
@@ -94,7 +96,7 @@ async def test_max_running_enforced_until_a_job_ends(
 
 
 async def test_settle_completed_keeps_the_credit(
-    store: Store, reserve: Reserve, count: Callable[..., int], noon: datetime
+    store: Store, reserve: Reserve, count: Callable[..., Awaitable[int]], noon: datetime
 ) -> None:
     job = await reserve()
     done_at = noon + timedelta(minutes=3)
@@ -107,12 +109,16 @@ async def test_settle_completed_keeps_the_credit(
     assert settled.finished_at == settled.updated_at == done_at
     assert settled.interaction_token is None
     assert (await store.usage(1, 3, now=done_at)).used == 1
-    assert count("ledger", "kind = 'refund'") == 0
+    assert await count("ledger", "kind = 'refund'") == 0
 
 
 @pytest.mark.parametrize("status", ["failed", "cancelled"])
 async def test_failed_or_cancelled_refunds_exactly_once(
-    store: Store, reserve: Reserve, count: Callable[..., int], noon: datetime, status: FinalStatus
+    store: Store,
+    reserve: Reserve,
+    count: Callable[..., Awaitable[int]],
+    noon: datetime,
+    status: FinalStatus,
 ) -> None:
     job = await reserve(cost=2)
 
@@ -124,7 +130,7 @@ async def test_failed_or_cancelled_refunds_exactly_once(
     settled = await store.get_job(job.id)
     assert settled is not None
     assert (settled.status, settled.error, settled.result_url) == (status, "content rejected", None)
-    assert count("ledger", "job_id = ? AND kind = 'refund' AND amount = -2", job.id) == 1
+    assert await count("ledger", "job_id = ? AND kind = 'refund' AND amount = -2", job.id) == 1
     assert (await store.usage(1, 3, now=noon)).used == 0
 
 
@@ -157,7 +163,7 @@ async def test_reservation_just_before_midnight_counts_for_that_day(
 
 
 async def test_refund_next_day_refunds_the_reserved_day(
-    store: Store, reserve: Reserve, count: Callable[..., int]
+    store: Store, reserve: Reserve, count: Callable[..., Awaitable[int]]
 ) -> None:
     yesterday = datetime(2025, 3, 10, 23, 59, tzinfo=UTC)
     today = datetime(2025, 3, 11, 0, 5, tzinfo=UTC)
@@ -168,7 +174,7 @@ async def test_refund_next_day_refunds_the_reserved_day(
 
     assert (await store.usage(1, 1, now=yesterday)).used == 0
     assert (await store.usage(1, 1, now=today)).used == 1
-    assert count("ledger", "kind = 'refund' AND day = '2025-03-10'") == 1
+    assert await count("ledger", "kind = 'refund' AND day = '2025-03-10'") == 1
     with pytest.raises(QuotaExceeded):
         await reserve(daily_limit=1, max_running=5, now=today)
 
@@ -251,7 +257,7 @@ async def test_get_job_unknown_is_none(store: Store) -> None:
 
 
 async def test_invalid_arguments_are_refused_before_sql(
-    store: Store, reserve: Reserve, count: Callable[..., int]
+    store: Store, reserve: Reserve, count: Callable[..., Awaitable[int]]
 ) -> None:
     with pytest.raises(ValueError, match="timezone"):
         await reserve(now=datetime(2025, 3, 10, 12))
@@ -264,12 +270,12 @@ async def test_invalid_arguments_are_refused_before_sql(
         await store.settle(job.id, "running")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         await store.update_job(job.id, status="completed")  # type: ignore[arg-type]
-    assert count("jobs") == 1
+    assert await count("jobs") == 1
 
 
-async def test_meta_values_are_stored_and_replaced(store: Store, db_path: Path) -> None:
+async def test_meta_values_are_stored_and_replaced(store: Store, db_location: str) -> None:
     assert await store.get_meta("command_hash") is None
     await store.set_meta("command_hash", "abc")
     await store.set_meta("command_hash", "def")
-    async with Store.open(db_path) as reopened:
+    async with Store.open(db_location) as reopened:
         assert await reopened.get_meta("command_hash") == "def"

@@ -25,8 +25,12 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 SERVER_OPTIONS = (
     "-c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
@@ -76,6 +80,11 @@ def _as_owner(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command]
 
 
+def _quiet(command: list[str]) -> None:
+    """Run ``command``; its error output is kept for the CalledProcessError."""
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
 @dataclass(frozen=True)
 class Cluster:
     """A running cluster: its directory, port and the URL of its ``postgres`` database."""
@@ -104,13 +113,12 @@ def start(directory: Path | None = None) -> Cluster:
     if os.geteuid() == 0:
         owner = pwd.getpwnam("postgres")
         os.chown(directory, owner.pw_uid, owner.pw_gid)
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "check": True}
     initdb = [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]
-    subprocess.run(_as_owner([*initdb, "--no-sync", "-E", "UTF8"]), **quiet)  # type: ignore[call-overload]
+    _quiet(_as_owner([*initdb, "--no-sync", "-E", "UTF8"]))
     port = free_port()
     options = f"-p {port} -k {directory} {SERVER_OPTIONS}"
     ctl = [str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(directory / "server.log")]
-    subprocess.run(_as_owner([*ctl, "-o", options, "-w", "start"]), **quiet)  # type: ignore[call-overload]
+    _quiet(_as_owner([*ctl, "-o", options, "-w", "start"]))
     (directory / "port").write_text(str(port))
     return Cluster(directory, port, bin_dir)
 
@@ -159,3 +167,43 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+# ---------------------------------------------------------------- pytest fixtures
+
+
+def _server_url() -> Iterator[str]:
+    """The server the tests use: ``TEST_DATABASE_URL``, or a cluster started here."""
+    url = os.environ.get("TEST_DATABASE_URL", "").strip()
+    if url:
+        yield url
+        return
+    try:
+        cluster = start()
+    except (PostgresUnavailable, subprocess.CalledProcessError) as exc:
+        # Loudly: the PostgreSQL variants must never pass by not running.
+        pytest.fail(f"cannot start a PostgreSQL cluster for the tests: {exc}", pytrace=False)
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()
+
+
+postgres_server = pytest.fixture(scope="session")(_server_url)
+
+
+@asynccontextmanager
+async def fresh_database(server_url: str) -> AsyncIterator[str]:
+    """A new, empty database on the server, dropped afterwards; yields its URL."""
+    import asyncpg
+
+    name = fresh_name()
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield database_url(server_url, name)
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()

@@ -24,7 +24,7 @@ from bot.fake_provider import FakeProvider
 from bot.fake_provider.scenario import Scenario
 from tests.support.fake_discord import FakeDiscord, FakeGuild, FakeInteraction, FakeUser
 from tests.support.fake_discord.gateway import Session
-from tests.support.harness import KEY, photo_bytes, running_world
+from tests.support.harness import KEY, percents, photo_bytes, running_world
 
 
 def cluster_env(
@@ -161,3 +161,29 @@ async def test_a_cluster_reports_its_shards_and_sees_only_their_guilds(tmp_path:
             assert json.loads(body)["shards"] == [0]
             assert {g.id for g in app.bot.guilds} == {g.id for g in fake.guilds}
         assert fake.commands.syncs  # holding shard 0, it synced
+
+
+async def test_a_cluster_leaves_the_other_clusters_running_jobs_alone(tmp_path: Path) -> None:
+    scenario = Scenario(api_key=KEY, never_finish=True, step_delay=0.02)
+    async with running_world(tmp_path, scenario=scenario) as world:
+        fake, provider = world.discord, world.provider
+        zero = fake.add_guild("Shard Zero", shard=(0, 2))
+        zero.members.append(fake.user)
+        async with (
+            world.bot(shard_count=2, shard_ids=(0,)) as first,
+            world.bot(shard_count=2, shard_ids=(1,)) as second,
+        ):
+            ix = await video_in(fake, zero, fake.user, "the lamp flickers")
+            await fake.wait_for(lambda: any(p > 0 for p in percents(ix)))  # sent and polled
+            [job] = await second.store.unfinished_jobs()  # the shared database holds it
+            assert job.guild_id == zero.id and job.id in first.bot.jobs.runs
+            # At its start and in every reconciler pass, the other cluster must not take it
+            # for a stray (two passes in a row would make it one).
+            assert await second.bot.jobs.resume_unfinished() == 0
+            for _ in range(3):
+                await second.bot.jobs.reconciler.run_once()
+            assert job.id not in second.bot.jobs.runs
+            assert provider.recorder.submissions == 1
+            assert "had no run" not in world.logs.text()
+            assert job.id in first.bot.jobs.runs  # its own cluster still carries it on
+            assert ix.content is not None and "✅" not in ix.content

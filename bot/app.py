@@ -25,7 +25,7 @@ from discord.ext import commands, tasks
 from bot.config import Settings
 from bot.db import Store
 from bot.errors import reply_error
-from bot.i18n import catalogue_digest
+from bot.i18n import catalogue_digest, member_locale, t
 from bot.i18n.translator import CatalogueTranslator
 from bot.jobs.service import JobService
 from bot.ops import heartbeat as health
@@ -269,7 +269,8 @@ class SoraBot(commands.AutoShardedBot):
             if interaction.type is discord.InteractionType.autocomplete:
                 await interaction.response.autocomplete([])
             else:
-                await interaction.response.send_message(admin_text.NOT_SERVED, ephemeral=True)
+                text = t(member_locale(interaction), admin_text.NOT_SERVED)
+                await interaction.response.send_message(text, ephemeral=True)
         except discord.HTTPException as exc:
             log.warning(
                 "could not answer an interaction from server %s: %s", interaction.guild_id, exc

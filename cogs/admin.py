@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Literal
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot.admin.service import AdminService
 from bot.errors import AdminOnly, UserError
+from bot.i18n import member_locale, msg
 from bot.ops.chart import settings_chart
 from bot.rules.access import may_manage
 
@@ -32,7 +34,7 @@ Delta = app_commands.Range[int, -100_000, 100_000]
 
 def _guild(interaction: discord.Interaction) -> int:
     if interaction.guild_id is None:
-        raise UserError("This command only works in a server.")
+        raise UserError(msg("This command only works in a server."))
     return interaction.guild_id
 
 
@@ -44,13 +46,17 @@ def _roles(member: discord.Member | discord.User) -> tuple[int, ...]:
 @app_commands.default_permissions(manage_guild=True)
 class AdminCog(
     commands.GroupCog,
-    group_name="video-admin",
-    group_description="Limits, credits, blocks, channels, budgets and stats for /video",
+    group_name=locale_str("video-admin"),
+    group_description=locale_str("Limits, credits, blocks, channels, budgets and stats for /video"),
 ):
     """The `/video-admin` group."""
 
-    channel = app_commands.Group(name="channel", description="Where /video may be used")
-    budget = app_commands.Group(name="budget", description="This server's daily spending cap")
+    channel = app_commands.Group(
+        name=locale_str("channel"), description=locale_str("Where /video may be used")
+    )
+    budget = app_commands.Group(
+        name=locale_str("budget"), description=locale_str("This server's daily spending cap")
+    )
 
     def __init__(self, bot: SoraBot) -> None:
         self.bot = bot
@@ -65,14 +71,20 @@ class AdminCog(
         raise AdminOnly()
 
     async def _reply(self, interaction: discord.Interaction, text: str) -> None:
+        """Answer privately (the text is already in the member's language)."""
         await interaction.response.send_message(
             text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
         )
 
     # ------------------------------------------------------------ members
 
-    @app_commands.command(name="member-limit", description="Set a member's own daily limit")
-    @app_commands.describe(member="The member", credits="Credits a day; leave empty to remove")
+    @app_commands.command(
+        name=locale_str("member-limit"), description=locale_str("Set a member's own daily limit")
+    )
+    @app_commands.describe(
+        member=locale_str("The member"), credits=locale_str("Credits a day; leave empty to remove")
+    )
+    @app_commands.rename(member=locale_str("member"), credits=locale_str("credits"))
     async def member_limit(
         self,
         interaction: discord.Interaction,
@@ -81,31 +93,52 @@ class AdminCog(
     ) -> None:
         """Set or remove a member's daily limit (it wins over role and server limits)."""
         text = await self.admin.member_limit(
-            _guild(interaction), interaction.user.id, member.id, credits, _roles(member)
+            _guild(interaction),
+            interaction.user.id,
+            member.id,
+            credits,
+            _roles(member),
+            locale=member_locale(interaction),
         )
         await self._reply(interaction, text)
 
-    @app_commands.command(name="credits", description="Give (or take back) extra credits")
-    @app_commands.describe(member="The member", amount="Credits to add; negative to remove")
+    @app_commands.command(
+        name=locale_str("credits"), description=locale_str("Give (or take back) extra credits")
+    )
+    @app_commands.describe(
+        member=locale_str("The member"), amount=locale_str("Credits to add; negative to remove")
+    )
+    @app_commands.rename(member=locale_str("member"), amount=locale_str("amount"))
     async def credits(
         self, interaction: discord.Interaction, member: discord.Member, amount: Delta
     ) -> None:
         """Extra credits are used once the daily ones run out, and do not expire."""
         text = await self.admin.extra_credits(
-            _guild(interaction), interaction.user.id, member.id, amount
+            _guild(interaction),
+            interaction.user.id,
+            member.id,
+            amount,
+            locale=member_locale(interaction),
         )
         await self._reply(interaction, text)
 
     @app_commands.command(
-        name="reset", description="Give a member back the credits they used here today"
+        name=locale_str("reset"),
+        description=locale_str("Give a member back the credits they used here today"),
     )
+    @app_commands.rename(member=locale_str("member"))
     async def reset(self, interaction: discord.Interaction, member: discord.Member) -> None:
         """Give back what the member used today (UTC) on videos made in this server."""
-        text = await self.admin.reset(_guild(interaction), interaction.user.id, member.id)
+        text = await self.admin.reset(
+            _guild(interaction), interaction.user.id, member.id, locale=member_locale(interaction)
+        )
         await self._reply(interaction, text)
 
-    @app_commands.command(name="block", description="Stop a member from making videos here")
-    @app_commands.describe(reason="Shown to the member when they try (optional)")
+    @app_commands.command(
+        name=locale_str("block"), description=locale_str("Stop a member from making videos here")
+    )
+    @app_commands.describe(reason=locale_str("Shown to the member when they try (optional)"))
+    @app_commands.rename(member=locale_str("member"), reason=locale_str("reason"))
     async def block(
         self,
         interaction: discord.Interaction,
@@ -114,62 +147,98 @@ class AdminCog(
     ) -> None:
         """Block a member in this server."""
         text = await self.admin.block(
-            _guild(interaction), interaction.user.id, member.id, True, reason
+            _guild(interaction),
+            interaction.user.id,
+            member.id,
+            True,
+            reason,
+            locale=member_locale(interaction),
         )
         await self._reply(interaction, text)
 
-    @app_commands.command(name="unblock", description="Let a blocked member make videos again")
+    @app_commands.command(
+        name=locale_str("unblock"), description=locale_str("Let a blocked member make videos again")
+    )
+    @app_commands.rename(member=locale_str("member"))
     async def unblock(self, interaction: discord.Interaction, member: discord.Member) -> None:
         """Unblock a member in this server."""
         text = await self.admin.block(
-            _guild(interaction), interaction.user.id, member.id, False, None
+            _guild(interaction),
+            interaction.user.id,
+            member.id,
+            False,
+            None,
+            locale=member_locale(interaction),
         )
         await self._reply(interaction, text)
 
-    @app_commands.command(name="member", description="A member's limit, usage and extra credits")
+    @app_commands.command(
+        name=locale_str("member"),
+        description=locale_str("A member's limit, usage and extra credits"),
+    )
+    @app_commands.rename(member=locale_str("member"))
     async def member(self, interaction: discord.Interaction, member: discord.Member) -> None:
         """Show the limit that applies to a member and why."""
-        text = await self.admin.member_info(_guild(interaction), member.id, _roles(member))
+        text = await self.admin.member_info(
+            _guild(interaction), member.id, _roles(member), locale=member_locale(interaction)
+        )
         await self._reply(interaction, text)
 
     # ------------------------------------------------------------ server
 
-    @app_commands.command(name="server-limit", description="The daily limit of every member here")
-    @app_commands.describe(credits="Credits a day; leave empty for the bot's default")
+    @app_commands.command(
+        name=locale_str("server-limit"),
+        description=locale_str("The daily limit of every member here"),
+    )
+    @app_commands.describe(credits=locale_str("Credits a day; leave empty for the bot's default"))
+    @app_commands.rename(credits=locale_str("credits"))
     async def server_limit(
         self, interaction: discord.Interaction, credits: Credits | None = None
     ) -> None:
         """Set or clear the server's default daily limit."""
-        text = await self.admin.server_limit(_guild(interaction), interaction.user.id, credits)
+        text = await self.admin.server_limit(
+            _guild(interaction), interaction.user.id, credits, locale=member_locale(interaction)
+        )
         await self._reply(interaction, text)
 
-    @app_commands.command(name="role-limit", description="The daily limit of members with a role")
-    @app_commands.describe(role="The role", credits="Credits a day; leave empty to remove")
+    @app_commands.command(
+        name=locale_str("role-limit"),
+        description=locale_str("The daily limit of members with a role"),
+    )
+    @app_commands.describe(
+        role=locale_str("The role"), credits=locale_str("Credits a day; leave empty to remove")
+    )
+    @app_commands.rename(role=locale_str("role"), credits=locale_str("credits"))
     async def role_limit(
         self, interaction: discord.Interaction, role: discord.Role, credits: Credits | None = None
     ) -> None:
         """Set or clear a role's limit; the most generous of a member's roles wins."""
         text = await self.admin.role_limit(
-            _guild(interaction), interaction.user.id, role.id, credits
+            _guild(interaction),
+            interaction.user.id,
+            role.id,
+            credits,
+            locale=member_locale(interaction),
         )
         await self._reply(interaction, text)
 
-    @app_commands.command(name="stats", description="Jobs, success rate, spend and render time")
-    @app_commands.describe(all_servers="Every server the bot is in (bot owners only)")
+    @app_commands.command(
+        name=locale_str("stats"),
+        description=locale_str("Jobs, success rate, spend and render time"),
+    )
+    @app_commands.describe(all_servers=locale_str("Every server the bot is in (bot owners only)"))
+    @app_commands.rename(all_servers=locale_str("all_servers"))
     async def stats(self, interaction: discord.Interaction, all_servers: bool = False) -> None:
         """Today's and this month's numbers."""
         if all_servers:
             if interaction.user.id not in self.bot.settings.owner_ids:
-                raise UserError("Only the bot's owners can see every server's stats.")
+                raise UserError(msg("Only the bot's owners can see every server's stats."))
             guild_id = None
         else:
             guild_id = _guild(interaction)
         # Drawing the chart takes a second or so: answer Discord first.
         await interaction.response.defer(ephemeral=True, thinking=True)
-        if guild_id is None:
-            text = await self.admin.stats(None, scope="every server")
-        else:
-            text = await self.admin.stats(guild_id)
+        text = await self.admin.stats(guild_id, locale=member_locale(interaction))
         files: list[discord.File] = []
         try:
             png = await settings_chart(self.bot.store, self.bot.settings, guild_id=guild_id)
@@ -181,12 +250,18 @@ class AdminCog(
             text, files=files, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
         )
 
-    @app_commands.command(name="audit", description="Recent admin actions in this server")
+    @app_commands.command(
+        name=locale_str("audit"), description=locale_str("Recent admin actions in this server")
+    )
+    @app_commands.rename(count=locale_str("count"))
     async def audit(
         self, interaction: discord.Interaction, count: app_commands.Range[int, 1, 25] = 10
     ) -> None:
         """Who changed what, newest first."""
-        await self._reply(interaction, await self.admin.audit(_guild(interaction), count))
+        await self._reply(
+            interaction,
+            await self.admin.audit(_guild(interaction), count, locale=member_locale(interaction)),
+        )
 
     # ------------------------------------------------------------ channels
 
@@ -197,41 +272,57 @@ class AdminCog(
         channel: discord.TextChannel | None = None,
     ) -> None:
         text = await self.admin.channels(
-            _guild(interaction), interaction.user.id, action, channel.id if channel else None
+            _guild(interaction),
+            interaction.user.id,
+            action,
+            channel.id if channel else None,
+            locale=member_locale(interaction),
         )
         await self._reply(interaction, text)
 
-    @channel.command(name="add", description="Allow /video in a channel (and only the listed)")
+    @channel.command(
+        name=locale_str("add"),
+        description=locale_str("Allow /video in a channel (and only the listed)"),
+    )
+    @app_commands.rename(channel=locale_str("channel"))
     async def channel_add(
         self, interaction: discord.Interaction, channel: discord.TextChannel
     ) -> None:
         """Add a channel to the allowed list."""
         await self._channels(interaction, "add", channel)
 
-    @channel.command(name="remove", description="Stop allowing /video in a channel")
+    @channel.command(
+        name=locale_str("remove"), description=locale_str("Stop allowing /video in a channel")
+    )
+    @app_commands.rename(channel=locale_str("channel"))
     async def channel_remove(
         self, interaction: discord.Interaction, channel: discord.TextChannel
     ) -> None:
         """Remove a channel from the allowed list."""
         await self._channels(interaction, "remove", channel)
 
-    @channel.command(name="list", description="Where /video is allowed")
+    @channel.command(name=locale_str("list"), description=locale_str("Where /video is allowed"))
     async def channel_list(self, interaction: discord.Interaction) -> None:
         """Show the allowed list."""
         await self._channels(interaction, "list")
 
-    @channel.command(name="clear", description="Allow /video in every channel again")
+    @channel.command(
+        name=locale_str("clear"), description=locale_str("Allow /video in every channel again")
+    )
     async def channel_clear(self, interaction: discord.Interaction) -> None:
         """Empty the allowed list."""
         await self._channels(interaction, "clear")
 
     # ------------------------------------------------------------ budget
 
-    @budget.command(name="set", description="Cap this server's daily spending")
-    @app_commands.describe(
-        credits="Most credits a day for the whole server",
-        money="Most estimated money a day, e.g. 20 or 7.50",
+    @budget.command(
+        name=locale_str("set"), description=locale_str("Cap this server's daily spending")
     )
+    @app_commands.describe(
+        credits=locale_str("Most credits a day for the whole server"),
+        money=locale_str("Most estimated money a day, e.g. 20 or 7.50"),
+    )
+    @app_commands.rename(credits=locale_str("credits"), money=locale_str("money"))
     async def budget_set(
         self,
         interaction: discord.Interaction,
@@ -239,20 +330,39 @@ class AdminCog(
         money: app_commands.Range[str, 1, 20] | None = None,
     ) -> None:
         """Set the server's daily caps."""
-        text = await self.admin.budget(_guild(interaction), interaction.user.id, credits, money)
+        text = await self.admin.budget(
+            _guild(interaction),
+            interaction.user.id,
+            credits,
+            money,
+            locale=member_locale(interaction),
+        )
         await self._reply(interaction, text)
 
-    @budget.command(name="clear", description="Back to the bot's default cap for servers")
+    @budget.command(
+        name=locale_str("clear"),
+        description=locale_str("Back to the bot's default cap for servers"),
+    )
     async def budget_clear(self, interaction: discord.Interaction) -> None:
         """Remove the server's own caps."""
         await self._reply(
-            interaction, await self.admin.clear_budget(_guild(interaction), interaction.user.id)
+            interaction,
+            await self.admin.clear_budget(
+                _guild(interaction), interaction.user.id, locale=member_locale(interaction)
+            ),
         )
 
-    @budget.command(name="show", description="The cap in force and today's spend")
+    @budget.command(
+        name=locale_str("show"), description=locale_str("The cap in force and today's spend")
+    )
     async def budget_show(self, interaction: discord.Interaction) -> None:
         """Show the caps and spend."""
-        await self._reply(interaction, await self.admin.budget_text(_guild(interaction), ""))
+        await self._reply(
+            interaction,
+            await self.admin.budget_text(
+                _guild(interaction), "", locale=member_locale(interaction)
+            ),
+        )
 
 
 async def setup(bot: SoraBot) -> None:

@@ -12,14 +12,18 @@ from typing import TYPE_CHECKING, Any, cast
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 from discord.ext import commands
 
+from bot.i18n import N_, member_locale, t
 from bot.jobs.history import HistoryPage, load_page
 
 if TYPE_CHECKING:
     from bot.app import SoraBot
 
-TITLE = "🎞️ Your recent videos"
+TITLE = N_("🎞️ Your recent videos")
+NEWER = N_("◀ Newer")
+OLDER = N_("Older ▶")
 
 
 class HistoryButton(
@@ -45,38 +49,52 @@ class HistoryButton(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> HistoryButton:
         """Rebuild the button from a click on it (after a restart too)."""
-        label = getattr(item, "label", None) or "Page"
+        label = getattr(item, "label", None) or t(member_locale(interaction), "Page")
         return cls(int(match["user"]), int(match["offset"]), label=label)
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Replace the message with the requested page."""
         if interaction.user.id != self.user_id:
             await interaction.response.send_message(
-                "These buttons belong to another member's history. Use `/history`.",
+                t(
+                    member_locale(interaction),
+                    "These buttons belong to another member's history. Use `/history`.",
+                ),
                 ephemeral=True,
             )
             return
         bot = cast("SoraBot", interaction.client)
         page = await load_page(
-            bot.store, self.user_id, self.offset, link_ttl=bot.settings.result_link_ttl
+            bot.store,
+            self.user_id,
+            self.offset,
+            link_ttl=bot.settings.result_link_ttl,
+            locale=member_locale(interaction),
         )
         embed, view = render(page)
         await interaction.response.edit_message(embed=embed, view=view)
 
 
 def render(page: HistoryPage) -> tuple[discord.Embed, discord.ui.View]:
-    """The page's embed and its buttons (disabled where there is nothing more)."""
-    embed = discord.Embed(title=TITLE, description=page.text)
+    """The page's embed and its buttons (disabled where there is nothing more), in its locale."""
+    locale = page.locale
+    embed = discord.Embed(title=t(locale, TITLE), description=page.text)
     view = discord.ui.View(timeout=None)
     if page.has_newer or page.has_older:
         view.add_item(
             HistoryButton(
-                page.user_id, page.newer_offset, label="◀ Newer", disabled=not page.has_newer
+                page.user_id,
+                page.newer_offset,
+                label=t(locale, NEWER),
+                disabled=not page.has_newer,
             )
         )
         view.add_item(
             HistoryButton(
-                page.user_id, page.older_offset, label="Older ▶", disabled=not page.has_older
+                page.user_id,
+                page.older_offset,
+                label=t(locale, OLDER),
+                disabled=not page.has_older,
             )
         )
     return embed, view
@@ -96,11 +114,18 @@ class HistoryCog(commands.Cog):
         """Stop listening for page buttons."""
         self.bot.remove_dynamic_items(HistoryButton)
 
-    @app_commands.command(name="history", description="Your recent videos, with their links")
+    @app_commands.command(
+        name=locale_str("history"),
+        description=locale_str("Your recent videos, with their links"),
+    )
     async def history(self, interaction: discord.Interaction) -> None:
-        """Answer privately with the newest page."""
+        """Answer privately with the newest page, in the member's language."""
         page = await load_page(
-            self.bot.store, interaction.user.id, 0, link_ttl=self.bot.settings.result_link_ttl
+            self.bot.store,
+            interaction.user.id,
+            0,
+            link_ttl=self.bot.settings.result_link_ttl,
+            locale=member_locale(interaction),
         )
         embed, view = render(page)
         await interaction.response.send_message(

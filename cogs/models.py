@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 from discord.ext import commands, tasks
 
 from bot.config import ConfigError
+from bot.i18n import DEFAULT_LOCALE, N_, member_locale, t
 from bot.providers.registry import ProviderSet
 
 if TYPE_CHECKING:
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REFRESH_HOURS = 1.0
-OWNERS_ONLY = "Only the bot's owners (BOT_OWNER_IDS) can refresh the model list."
+OWNERS_ONLY = N_("Only the bot's owners (BOT_OWNER_IDS) can refresh the model list.")
 
 
 async def refresh_offer(bot: SoraBot, *, at_start: bool = False) -> bool:
@@ -72,8 +74,8 @@ class ModelsCog(commands.Cog):
     def __init__(self, bot: SoraBot) -> None:
         self.bot = bot
         self.command: app_commands.Command[Any, ..., None] = app_commands.Command(
-            name="refresh-models",
-            description="Read the providers' model lists again (bot owners)",
+            name=locale_str("refresh-models"),
+            description=locale_str("Read the providers' model lists again (bot owners)"),
             callback=self._refresh_command,
         )
 
@@ -98,15 +100,15 @@ class ModelsCog(commands.Cog):
         if video is not None:
             video.rebuild()
 
-    async def apply(self) -> str:
-        """Refresh now; rebuild and re-sync `/video` when its choices changed."""
+    async def apply(self, locale: str = DEFAULT_LOCALE) -> str:
+        """Refresh now; rebuild and re-sync `/video` if its choices changed (in ``locale``)."""
         if not await refresh_offer(self.bot):
-            return "The model list is unchanged."
+            return t(locale, "The model list is unchanged.")
         self._rebuild_video()
         await self.bot.sync_commands()
         names = ", ".join(m.name for m in self.bot.provider.capabilities.models)
         log.info("video models now offered: %s", names)
-        return f"`/video` now offers: {names}."
+        return t(locale, "`/video` now offers: {models}.", models=names)
 
     @tasks.loop(hours=REFRESH_HOURS)
     async def schedule(self) -> None:
@@ -121,10 +123,12 @@ class ModelsCog(commands.Cog):
     async def _refresh_command(self, interaction: discord.Interaction) -> None:
         """`/video-admin refresh-models`: bot owners only."""
         if interaction.user.id not in self.bot.settings.owner_ids:
-            await interaction.response.send_message(OWNERS_ONLY, ephemeral=True)
+            locale = member_locale(interaction)
+            await interaction.response.send_message(t(locale, OWNERS_ONLY), ephemeral=True)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await interaction.followup.send(await self.apply(), ephemeral=True)
+        answer = await self.apply(member_locale(interaction))
+        await interaction.followup.send(answer, ephemeral=True)
 
 
 async def setup(bot: SoraBot) -> None:

@@ -71,4 +71,4 @@ def check_options(
     try:
         return capabilities.validate(model=model, duration=duration, orientation=orientation, hd=hd)
     except UnsupportedOption as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(exc.message) from None

@@ -111,7 +111,7 @@ async def prepare(
             source_url=source_url,
         )
     except ImageError as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(exc.message) from None
 
 
 async def follow(events: AsyncIterator[Event], watcher: Watcher) -> Completed | Failed:

@@ -66,7 +66,7 @@ def request_from_job(job: Job, capabilities: Capabilities) -> JobRequest:
     try:
         spec = capabilities.model(str(options.get("model")))
     except UnsupportedOption as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(exc.message) from None
     orientation: Orientation = (
         "landscape" if options.get("orientation") == "landscape" else "portrait"
     )

@@ -38,6 +38,7 @@ from typing import Literal
 
 from PIL import Image, ImageOps
 
+from bot.i18n import N_, Msg, msg
 from bot.media import decode
 from bot.providers.base import PreparedImage
 
@@ -57,8 +58,8 @@ BACKGROUND = decode.BACKGROUND
 BAR_COLOUR = (0, 0, 0)
 JPEG_QUALITY = 90
 
-NOT_AN_IMAGE = "That file is not an image the bot can read (PNG, JPEG, WebP or GIF)."
-DAMAGED = "That image is damaged or incomplete; try saving it again or upload another file."
+NOT_AN_IMAGE = N_("That file is not an image the bot can read (PNG, JPEG, WebP or GIF).")
+DAMAGED = N_("That image is damaged or incomplete; try saving it again or upload another file.")
 
 _MIB = 1024 * 1024
 _MAGIC: tuple[tuple[bytes, str], ...] = (
@@ -72,7 +73,15 @@ _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, Inde
 
 
 class ImageError(ValueError):
-    """The upload cannot be used; the message is a sentence safe to show a Discord member."""
+    """The upload cannot be used; the message is a sentence safe to show a Discord member.
+
+    ``message`` is a catalogue message (a :class:`~bot.i18n.Msg` when it has
+    numbers), translated where it is shown; ``str()`` is the English text.
+    """
+
+    def __init__(self, message: str | Msg) -> None:
+        super().__init__(str(message))
+        self.message = message
 
     @property
     def user_message(self) -> str:
@@ -132,8 +141,11 @@ def prepare_image(
     # Cheapest checks first: nothing is parsed until the bytes are small and really an image.
     if len(data) > max_bytes:
         raise ImageError(
-            f"That image is too large ({_amount(len(data) / _MIB, up=True)} MB); "
-            f"the limit is {_amount(max_bytes / _MIB, up=False)} MB."
+            msg(
+                "That image is too large ({size} MB); the limit is {limit} MB.",
+                size=_amount(len(data) / _MIB, up=True),
+                limit=_amount(max_bytes / _MIB, up=False),
+            )
         )
     fmt = _sniff_or_refuse(data)
     with _untrusted(max_pixels), Image.open(io.BytesIO(data), formats=[fmt]) as img:
@@ -254,9 +266,14 @@ def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
     pixels = size[0] * size[1]
     if pixels > max_pixels:
         raise ImageError(
-            f"That image has too many pixels ({size[0]}x{size[1]}, "
-            f"{_amount(pixels / 1e6, up=True)} megapixels); "
-            f"the limit is {_amount(max_pixels / 1e6, up=False)} megapixels."
+            msg(
+                "That image has too many pixels ({width}x{height}, {megapixels} megapixels); "
+                "the limit is {limit} megapixels.",
+                width=size[0],
+                height=size[1],
+                megapixels=_amount(pixels / 1e6, up=True),
+                limit=_amount(max_pixels / 1e6, up=False),
+            )
         )
 
 
@@ -274,8 +291,13 @@ def _check_budget(
     fits = width * height * budget / need
     log.info("refused an image over the decode budget: %dx%d %s", width, height, img.mode)
     raise ImageError(
-        f"That image is too big for the bot to process ({width}x{height}); "
-        f"try a smaller picture, up to about {_amount(fits / 1e6, up=False)} megapixels."
+        msg(
+            "That image is too big for the bot to process ({width}x{height}); "
+            "try a smaller picture, up to about {limit} megapixels.",
+            width=width,
+            height=height,
+            limit=_amount(fits / 1e6, up=False),
+        )
     )
 
 
@@ -297,10 +319,15 @@ def _untrusted(max_pixels: int | None) -> Iterator[None]:
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             limit = _pixel_limit(max_pixels)
             log.info("refused a decompression bomb: %s", exc)
-            message = "That image has too many pixels"
-            if limit is not None:
-                message += f"; the limit is {_amount(limit / 1e6, up=False)} megapixels"
-            raise ImageError(message + ".") from exc
+            message = (
+                msg("That image has too many pixels.")
+                if limit is None
+                else msg(
+                    "That image has too many pixels; the limit is {limit} megapixels.",
+                    limit=_amount(limit / 1e6, up=False),
+                )
+            )
+            raise ImageError(message) from exc
         except _DECODE_ERRORS as exc:
             log.info("refused an unreadable image: %r", exc)
             raise ImageError(DAMAGED) from exc

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
+from bot.i18n import msg
 from bot.providers.errors import ProviderError, UnsupportedOption
 
 Orientation = Literal["portrait", "landscape"]
@@ -160,7 +161,13 @@ class Capabilities:
             if spec.name == name:
                 return spec
         choices = ", ".join(m.name for m in self.models)
-        raise UnsupportedOption(f"Model {name!r} is not available here; choose one of: {choices}.")
+        raise UnsupportedOption(
+            msg(
+                "Model {model} is not available here; choose one of: {choices}.",
+                model=repr(name),
+                choices=choices,
+            )
+        )
 
     @property
     def all_durations(self) -> tuple[int, ...]:
@@ -178,17 +185,32 @@ class Capabilities:
         """Check an option combination; returns the model spec and the duration to use."""
         spec = self.model(model)
         if orientation not in spec.sizes:
-            raise UnsupportedOption(f"{spec.name} cannot make {orientation} videos.")
+            raise UnsupportedOption(
+                msg("{model} cannot make landscape videos.", model=spec.name)
+                if orientation == "landscape"
+                else msg("{model} cannot make portrait videos.", model=spec.name)
+            )
         chosen = spec.default_duration if duration is None else duration
         if chosen not in spec.durations:
             allowed = ", ".join(f"{d}s" for d in spec.durations)
             raise UnsupportedOption(
-                f"{spec.name} cannot make {chosen}s videos; choose one of: {allowed}."
+                msg(
+                    "{model} cannot make {seconds}s videos; choose one of: {choices}.",
+                    model=spec.name,
+                    seconds=chosen,
+                    choices=allowed,
+                )
             )
         if hd and not spec.hd:
-            raise UnsupportedOption(f"HD is not available on {spec.name}.")
+            raise UnsupportedOption(msg("HD is not available on {model}.", model=spec.name))
         if hd and spec.hd_durations is not None and chosen not in spec.hd_durations:
-            raise UnsupportedOption(f"HD is not available for {chosen}s videos on {spec.name}.")
+            raise UnsupportedOption(
+                msg(
+                    "HD is not available for {seconds}s videos on {model}.",
+                    model=spec.name,
+                    seconds=chosen,
+                )
+            )
         return spec, chosen
 
 

@@ -7,15 +7,18 @@ logs and the terminal and never contains the API key (see :func:`redact`).
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
 from bot.errors import BotError
+from bot.i18n import N_, Msg, msg
 
 
 class ProviderError(BotError):
     """Base of every provider failure. Refunded, never retried unless ``retryable``."""
 
     retryable = False
-    user_message = "The video service failed to make this video."
+    # The fixed texts are catalogue messages: BotError.localized translates them.
+    user_message = N_("The video service failed to make this video.")
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
@@ -27,37 +30,69 @@ class ProviderError(BotError):
         return str(self)
 
 
+class Detailed(ProviderError):
+    """An error whose member-facing text carries the provider's own ``{reason}``.
+
+    ``template`` is a catalogue message, translated where it is shown; the
+    reason is the provider's words and stays as they wrote them.
+    """
+
+    template: ClassVar[str]
+
+    @property
+    def member_text(self) -> Msg:
+        """The text and its reason, ready to render in the reader's locale."""
+        return msg(self.template, reason=str(self))
+
+    @property
+    def user_message(self) -> str:  # type: ignore[override]
+        """What the member reads, in English."""
+        return str(self.member_text)
+
+    def localized(self, locale: str) -> str:
+        """What the member reads, in ``locale``."""
+        return self.member_text.render(locale)
+
+
 class UnsupportedOption(ProviderError):
-    """The option combination is not supported by the configured provider/model."""
+    """The option combination is not supported by the configured provider/model.
+
+    ``message`` may be a :class:`~bot.i18n.Msg` (the model and choices as its
+    parameters) so the member reads it in their language; ``str()`` is English.
+    """
+
+    def __init__(self, message: str | Msg, *, status: int | None = None) -> None:
+        super().__init__(str(message), status=status)
+        self.message = message
 
     @property
     def user_message(self) -> str:  # type: ignore[override]
         """What the member reads."""
         return str(self)
 
+    def localized(self, locale: str) -> str:
+        """What the member reads, in ``locale``."""
+        if isinstance(self.message, Msg):
+            return self.message.render(locale)
+        return super().localized(locale)
 
-class BadRequest(ProviderError):
+
+class BadRequest(Detailed):
     """400: the provider refused the request as malformed."""
 
-    @property
-    def user_message(self) -> str:  # type: ignore[override]
-        """What the member reads."""
-        return f"The video service refused the request: {self}"
+    template = N_("The video service refused the request: {reason}")
 
 
-class ContentRejected(ProviderError):
+class ContentRejected(Detailed):
     """Content policy: the image, prompt or result was refused by moderation."""
 
-    @property
-    def user_message(self) -> str:  # type: ignore[override]
-        """What the member reads."""
-        return f"The video service refused this content: {self}"
+    template = N_("The video service refused this content: {reason}")
 
 
 class ProviderAuthError(ProviderError):
     """401: key missing or invalid. Operators must act; members see 'misconfigured'."""
 
-    user_message = (
+    user_message = N_(
         "The bot is misconfigured (the video service rejected its key). An admin has to fix it."
     )
 
@@ -65,14 +100,14 @@ class ProviderAuthError(ProviderError):
 class ProviderOutOfCredit(ProviderError):
     """403: no permission or insufficient balance at the provider."""
 
-    user_message = "The video service is out of credit. Please tell the server's admins."
+    user_message = N_("The video service is out of credit. Please tell the server's admins.")
 
 
 class ProviderRateLimited(ProviderError):
     """429: wait ``retry_after`` seconds and try again (bounded)."""
 
     retryable = True
-    user_message = "The video service is busy. Please try again later."
+    user_message = N_("The video service is busy. Please try again later.")
 
     def __init__(
         self, message: str, *, status: int | None = 429, retry_after: float | None = None
@@ -85,7 +120,7 @@ class ProviderUnavailable(ProviderError):
     """5xx, connection failures and timeouts talking to the provider."""
 
     retryable = True
-    user_message = "The video service is busy or unreachable. Please try again later."
+    user_message = N_("The video service is busy or unreachable. Please try again later.")
 
     def __init__(
         self, message: str, *, status: int | None = None, retry_after: float | None = None
@@ -97,28 +132,25 @@ class ProviderUnavailable(ProviderError):
 class ProviderProtocolError(ProviderError):
     """The provider answered something we cannot understand (bad JSON, no URL...)."""
 
-    user_message = "The video service sent an answer the bot could not understand."
+    user_message = N_("The video service sent an answer the bot could not understand.")
 
 
-class GenerationFailed(ProviderError):
+class GenerationFailed(Detailed):
     """The provider reports the job as failed (not a policy refusal we can recognise)."""
 
-    @property
-    def user_message(self) -> str:  # type: ignore[override]
-        """What the member reads."""
-        return f"The video could not be made: {self}"
+    template = N_("The video could not be made: {reason}")
 
 
 class ProviderTimeout(ProviderError):
     """The job did not end within the overall time limit."""
 
-    user_message = "The video took too long to make and was abandoned."
+    user_message = N_("The video took too long to make and was abandoned.")
 
 
 class JobCancelled(ProviderError):
     """The job was cancelled at the provider."""
 
-    user_message = "The video was cancelled."
+    user_message = N_("The video was cancelled.")
 
 
 _POLICY_WORDS = re.compile(

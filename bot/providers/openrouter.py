@@ -50,6 +50,7 @@ from urllib.parse import quote
 import aiohttp
 
 from bot.config import ProviderSettings
+from bot.i18n import N_
 from bot.providers.base import (
     Capabilities,
     Completed,
@@ -92,7 +93,7 @@ log = logging.getLogger(__name__)
 class JobExpired(GenerationFailed):
     """OpenRouter gave up on the job (status ``expired``); nothing was made."""
 
-    user_message = "The video service gave up on this video before it was made. Please try again."
+    template = N_("The video service gave up on this video before it was made. Please try again.")
 
 
 class OpenRouterProvider:

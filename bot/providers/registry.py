@@ -26,6 +26,7 @@ from typing import Any
 from typing import Protocol as TypingProtocol
 
 from bot.config import ProviderSettings, Settings
+from bot.i18n import msg
 from bot.providers.base import (
     Capabilities,
     Event,
@@ -222,7 +223,9 @@ class ProviderSet:
         """Submit to the first provider that accepts; fail over only before acceptance."""
         candidates = self.candidates(request)
         if not candidates:
-            yield Failed(UnsupportedOption(f"No provider offers {request.model} any more."))
+            yield Failed(
+                UnsupportedOption(msg("No provider offers {model} any more.", model=request.model))
+            )
             return
         previous: Member | None = None
         for index, member in enumerate(candidates):

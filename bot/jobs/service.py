@@ -159,7 +159,7 @@ class JobService(JobControls, JobResumer):
             if job.id in self.runs:
                 raise
             log.warning("job %s: failed before it started (%r); refunding", job.id, exc)
-            await asyncio.shield(self.refund(job, "The bot could not answer on Discord."))
+            await asyncio.shield(self.refund(job, N_("The bot could not answer on Discord.")))
             if isinstance(exc, CONNECTION_ERRORS):
                 raise UserError(
                     msg(
@@ -176,7 +176,7 @@ class JobService(JobControls, JobResumer):
             await interaction.response.defer(thinking=True)
         except discord.HTTPException as exc:
             log.warning("job %s: could not defer (%s); refunding", job.id, exc)
-            await self.refund(job, "Discord did not accept the reply in time.")
+            await self.refund(job, N_("Discord did not accept the reply in time."))
             return
         message_id: int | None = None
         try:

@@ -161,11 +161,13 @@ class JobControls:
         )
         locale = member_locale(interaction)
         if isinstance(answer, ConfirmCancel):
+            view = confirm_view(job_id, locale)
             await interaction.response.send_message(
-                cancel_confirmation(answer.own, locale),
-                view=confirm_view(job_id, locale),
-                ephemeral=True,
+                cancel_confirmation(answer.own, locale), view=view, ephemeral=True
             )
+            # discord.py gives an ephemeral message's view a 15-minute timeout task that
+            # would outlive a shutdown; the button is a DynamicItem, routed without it.
+            view.stop()
         elif confirmed:  # the answer replaces the question (and its button)
             await interaction.response.edit_message(
                 content=translate_known(locale, answer), view=None

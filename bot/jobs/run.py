@@ -70,6 +70,7 @@ class JobRun:
         self._cancel_by: int | None = None
         self._cancel_keeps_credit = False  # a confirmed Cancel of a job the provider bills
         self._settled = False  # the ledger has the job's end: nothing is left to suspend
+        self._ending_now = False  # its end (settle, last message) is under way: too late to cancel
         self.editor = ctx.edits.handle(self._edit_progress, messenger, name=f"job {job.id}")
 
     @property
@@ -96,7 +97,7 @@ class JobRun:
         ``keep_credit`` (a Cancel confirmed after the job was sent) ends it
         without a refund.
         """
-        if self._settled or self.task is None or self.task.done():
+        if self._settled or self._ending_now or self.task is None or self.task.done():
             return False
         self._cancel_by = by
         self._cancel_keeps_credit = keep_credit
@@ -270,6 +271,7 @@ class JobRun:
         says it runs, and nothing would ever resume it: so ``end`` runs on (within
         ``close()``'s grace period) before the cancellation goes on.
         """
+        self._ending_now = True  # a Cancel now would be told it worked, yet not be honoured
         task = asyncio.ensure_future(end)
         try:
             await asyncio.shield(task)

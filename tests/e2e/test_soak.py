@@ -4,9 +4,12 @@ The faults are those of the fault tests (provider, Discord, database), switched 
 and off at random by a seeded RNG (the seed is printed; ``SOAK_SEED=n`` replays the
 same choices, though not the same timing). A fault's window ends when a few more
 jobs have ended, when the bot has run into it, or when nothing is left in flight;
-never on a timer. Afterwards: every job ended exactly once and its member saw that
-end, credits spent equal delivered videos, no job reached the provider twice (the
-restart resumed them), and no task, connection or session outlived the run.
+never on a timer. Members also cancel jobs (before the provider has them: refunded;
+after: confirmed, and the credit kept) and retry failed or cancelled ones. Afterwards:
+every job ended exactly once and its member saw that end, credits spent equal delivered
+videos plus cancels that kept the credit, the bot's recorded spend (credits and money)
+equals what the provider accepted, no job reached the provider twice (the restart
+resumed them), and no task, connection or session outlived the run.
 """
 
 from __future__ import annotations
@@ -22,11 +25,15 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.db.guild_models import Spend
 from bot.fake_provider.generations import STATE_KEY
 from bot.fake_provider.scenario import Scenario
+from bot.jobs.controls import CANCELLED, CANCELLED_KEPT
+from bot.rules.costs import PriceTable
 from tests.e2e.test_faults_db import LONG_PROMPT, NOT_RECORDED, disk_full, write_locked
 from tests.support.fake_discord import SEND_MESSAGES, VIEW_CHANNEL, Bucket, FakeInteraction
 from tests.support.harness import KEY, App, World, photo_bytes, running_world
@@ -35,10 +42,12 @@ JOBS = 300
 MEMBERS = 60
 IN_FLIGHT = 40
 RESTART_BATCH = 10  # requests sent just before the restart, held rendering across it
+CANCEL_RATE = 0.08  # after each request: a member cancels one of their running jobs
+RETRY_RATE = 0.05  # or presses Retry under one that failed or was cancelled
 SEED = int(os.environ.get("SOAK_SEED") or random.randrange(1 << 32))
 TAG = re.compile(r"soak#(\d+)\b")
 SETTINGS: dict[str, Any] = {
-    "max_concurrent_jobs": IN_FLIGHT,
+    "max_concurrent_jobs": IN_FLIGHT - 10,  # some wait for a slot: cancels before submission
     "max_jobs_per_user": 50,
     "quota_per_day": 1000,
     "prompt_max_length": 6000,
@@ -47,6 +56,7 @@ SETTINGS: dict[str, Any] = {
     "poll_max_interval": 0.06,
     "request_timeout": 0.4,
     "job_timeout": 3.0,
+    "price_table": PriceTable.parse("*:0.10"),  # the money: 0.10 a second of video
 }
 PROVIDER_FAULTS = (
     "429", "5xx", "5xx-forever", "timeout", "cut-poll", "malformed", "unknown-status",
@@ -91,6 +101,9 @@ class Soak:
         self.unanswered: list[FakeInteraction] = []
         self.refused: list[str] = []
         self.faults: list[str] = []
+        self.clicks: list[asyncio.Task[None]] = []  # members' Cancel clicks under way
+        self.cancel_answers: dict[int, str] = {}  # job id -> what the member was told
+        self.retried: set[int] = set()  # job ids whose Retry was pressed
         self.calm = asyncio.Event()
         self.paused = False
 
@@ -136,7 +149,52 @@ class Soak:
             options = {"image": self.image, "prompt": prompt}
             self.sent[n] = await self.fake.slash("video", options, user=user, channel=channel)
             self.unanswered.append(self.sent[n])
+            await self.member_clicks()
         await self.until(lambda: self.in_flight() >= 0 and not self.unanswered, 10)
+        await asyncio.gather(*self.clicks)  # before the bot may close
+        self.clicks.clear()
+
+    def buttons(self, prefix: str) -> list[tuple[FakeInteraction, str]]:
+        """Messages of the members' jobs with a ``prefix`` button, and that button's id."""
+        found = []
+        for ix in self.sent.values():
+            if ix.original is not None and not ix.original.deleted:
+                ids = [c for c in ix.original.custom_ids() if c.startswith(prefix)]
+                found += [(ix, ids[0])] if ids else []
+        return found
+
+    async def member_clicks(self) -> None:
+        """Now and then a member cancels a running job of theirs, or retries an ended one."""
+        roll = self.rng.random()
+        if roll < CANCEL_RATE and (running := self.buttons("video:cancel:")):
+            ix, custom_id = self.rng.choice(running)
+            self.clicks.append(asyncio.create_task(self.cancel(ix, custom_id)))
+        elif roll < CANCEL_RATE + RETRY_RATE:
+            ended = [
+                (ix, c) for ix, c in self.buttons("video:retry:") if job_of(c) not in self.retried
+            ]
+            if ended:
+                ix, custom_id = self.rng.choice(ended)
+                self.retried.add(job_of(custom_id))
+                retry = await self.fake.click(ix.original, custom_id, user=ix.user)  # type: ignore[arg-type]
+                self.sent[JOBS + len(self.retried)] = retry  # a new request, like a `/video`
+                self.unanswered.append(retry)
+
+    async def cancel(self, ix: FakeInteraction, custom_id: str) -> None:
+        """Press Cancel under ``ix``'s job, and "Cancel anyway" when the bot asks."""
+        if ix.original is None or ix.original.deleted or custom_id not in ix.original.custom_ids():
+            return  # deleted by a Discord fault, or the job ended, since it was picked
+        asked = await self.fake.click(ix.original, custom_id, user=ix.user)
+        await self.until(lambda: asked.callback is not None, 10)
+        question = asked.original
+        confirm = custom_id.replace("video:cancel:", "video:cancel-confirm:")
+        if question is not None and confirm in question.custom_ids():
+            done = await self.fake.click(question, confirm, user=ix.user)
+            await self.until(lambda: done.callback is not None, 10)
+            answer = question.content  # the answer replaced the question
+        else:
+            answer = str(asked.callback.data.get("content"))  # type: ignore[union-attr]
+        self.cancel_answers[job_of(custom_id)] = answer
 
     def running(self, channel_id: int | None = None) -> list[FakeInteraction]:
         """Jobs showing progress in their interaction's message."""
@@ -256,36 +314,118 @@ class Soak:
             await asyncio.wait_for(faults, 30)
 
 
+def job_of(custom_id: str) -> int:
+    """The job id at the end of a button's ``custom_id`` (``video:cancel:17``)."""
+    return int(custom_id.rsplit(":", 1)[1])
+
+
+def tag_of(prompt: str) -> int:
+    """The request number a prompt was sent with (a Retry keeps the prompt)."""
+    match = TAG.search(prompt)
+    assert match is not None, prompt
+    return int(match.group(1))
+
+
 def check_members_saw_their_endings(app: App, soak: Soak) -> None:
-    """One job per accepted request, and its member sees how it ended (and nothing else)."""
+    """One job per accepted request, and its member sees how it ended (and nothing else).
+
+    A Retry repeats its job's prompt: the messages of a prompt show the ends of all
+    the jobs sent with it, and no other end.
+    """
     jobs = app.jobs()
     assert len(jobs) == len(soak.sent) - len(soak.refused)
     assert all(NOT_RECORDED in text for text in soak.refused), set(soak.refused)
     seen: dict[int, list[str]] = {}  # tag -> visible messages (interaction, channel or DM)
     for message in app.discord.messages.values():
-        match = TAG.search(message.content)
-        if match and not message.deleted and not message.ephemeral:
-            seen.setdefault(int(match.group(1)), []).append(message.content)
+        if TAG.search(message.content) and not message.deleted and not message.ephemeral:
+            seen.setdefault(tag_of(message.content), []).append(message.content)
+    ends: dict[int, set[str]] = {}  # tag -> the marks its jobs' ends show
     for job in jobs:
-        shown = seen.get(int(TAG.search(job["prompt"]).group(1)), [])  # type: ignore[union-attr]
-        mark, other = ("✅", "❌") if job["status"] == "completed" else ("❌", "✅")
-        assert any(mark in text for text in shown), (dict(job), shown)
-        assert not any(other in text for text in shown), (dict(job), shown)
+        ends.setdefault(tag_of(job["prompt"]), set()).add(
+            "✅" if job["status"] == "completed" else "❌"
+        )
+    for tag, marks in ends.items():
+        shown = seen.get(tag, [])
+        for mark in "✅❌":
+            assert any(mark in text for text in shown) == (mark in marks), (tag, marks, shown)
 
 
 def check_each_job_reached_the_provider_once(app: App, paused: list[Any]) -> None:
-    """No second submission: not for a retry, not for a job resumed after the restart."""
+    """No second submission: not for a job resumed after the restart, not on a fault.
+
+    Each provider task is one job's: a prompt has at most as many tasks as jobs sent
+    with it (a Retry is a new job) that were marked as submitted.
+    """
     tasks = app.provider.app[STATE_KEY].tasks
-    tags = Counter(TAG.findall(task.request["prompt"])[0] for task in tasks.values())
-    assert app.provider.recorder.submissions == len(tasks) == len(tags)
-    assert set(tags.values()) == {1}, [tag for tag, n in tags.items() if n > 1]
+    assert app.provider.recorder.submissions == len(tasks)
     jobs = {job["id"]: job for job in app.jobs()}
+    sent = Counter(tag_of(job["prompt"]) for job in jobs.values() if job["submitted_at"])
+    tags = Counter(tag_of(task.request["prompt"]) for task in tasks.values())
+    assert [tag for tag, n in tags.items() if n > sent[tag]] == []
+    task_ids = [job["provider_task_id"] for job in jobs.values() if job["provider_task_id"]]
+    assert len(task_ids) == len(set(task_ids))
     for job in jobs.values():
         if job["provider_task_id"] is not None:
             assert tasks[job["provider_task_id"]].request["prompt"] == job["prompt"]
     for job in paused:  # rendering at the restart: resumed, same task, ended now
         assert jobs[job["id"]]["provider_task_id"] == job["provider_task_id"]
-        assert jobs[job["id"]]["status"] in ("completed", "failed")
+        assert jobs[job["id"]]["status"] in ("completed", "failed", "cancelled")
+
+
+async def check_spend_is_what_the_provider_accepted(app: App) -> tuple[Spend, Spend]:
+    """The store's spend for the run's days: what the provider accepted, plus unconfirmed sends.
+
+    The bot counts a job as billed from the moment it sends it (``submitted_at``,
+    never cleared), so a submission the provider refused (a 429 or 5xx answer:
+    the fake then creates no task) or that was cut off (a timeout, a Cancel while
+    it was on its way) still counts. Every task at the provider is one billed
+    job's; every other billed job never got a task id back. A task's cost is its
+    job's credits and price (a Retry repeats the options). Returns (spent, unconfirmed).
+    """
+    jobs = app.jobs()
+    costs = {tag_of(job["prompt"]): (job["cost"], job["price_micros"]) for job in jobs}
+    assert len(costs) == len({(tag_of(j["prompt"]), j["cost"], j["price_micros"]) for j in jobs})
+    billed = [job for job in jobs if job["submitted_at"] is not None]
+    assert all(job["submitted_at"] is not None for job in jobs if job["status"] == "completed")
+    tasks = app.provider.app[STATE_KEY].tasks.values()
+    at_provider = Counter(tag_of(task.request["prompt"]) for task in tasks)
+    sent = Counter(tag_of(job["prompt"]) for job in billed)
+    unanswered = Counter(tag_of(job["prompt"]) for job in billed if not job["provider_task_id"])
+    assert all(0 <= sent[tag] - at_provider[tag] <= unanswered[tag] for tag in sent | at_provider)
+
+    def cost(counts: Counter[int]) -> Spend:
+        return Spend(
+            sum(costs[tag][0] * n for tag, n in counts.items()),
+            sum(costs[tag][1] * n for tag, n in counts.items()),
+        )
+
+    spent = Spend()
+    for day in {job["day"] for job in jobs}:
+        on_day = await app.store.spend(now=datetime.fromisoformat(day).replace(hour=12, tzinfo=UTC))
+        spent = Spend(spent.credits + on_day.credits, spent.micros + on_day.micros)
+    accepted, unconfirmed = cost(at_provider), cost(sent - at_provider)
+    assert spent.micros > 0 and spent == cost(sent), (spent, cost(sent))
+    assert spent.credits == accepted.credits + unconfirmed.credits
+    assert spent.micros == accepted.micros + unconfirmed.micros
+    return spent, unconfirmed
+
+
+def check_cancels(app: App, soak: Soak, kept: set[int]) -> None:
+    """Members were told the truth: a refunded cancel, or the credit kept, as the store did.
+
+    Some cancels came before the provider had the job and some after, and a Retry
+    started a new job with the same prompt.
+    """
+    jobs = {job["id"]: job for job in app.jobs()}
+    told_kept = {job for job, answer in soak.cancel_answers.items() if answer == CANCELLED_KEPT}
+    told_refund = {job for job, answer in soak.cancel_answers.items() if answer == CANCELLED}
+    assert told_kept == kept, (told_kept, kept)
+    assert told_kept, soak.cancel_answers  # refunded ones depend on timing: checked when seen
+    for job_id in told_kept | told_refund:
+        assert jobs[job_id]["status"] == "cancelled", dict(jobs[job_id])
+        assert (jobs[job_id]["submitted_at"] is not None) == (job_id in told_kept)
+    prompts = Counter(job["prompt"] for job in jobs.values())
+    assert soak.retried and any(prompts[jobs[job]["prompt"]] >= 2 for job in soak.retried)
 
 
 def check_nothing_leaked() -> None:
@@ -324,10 +464,12 @@ async def test_soak(tmp_path: Path) -> None:
                 await soak.until(lambda: soak.in_flight() == 0, 60)
                 runs = [run.task for run in app.bot.jobs.runs.values() if run.task is not None]
                 await asyncio.wait_for(asyncio.gather(*runs), 30)  # final messages delivered
-                await app.check_ledger()
+                kept = await app.check_ledger()
                 check_members_saw_their_endings(app, soak)
                 check_each_job_reached_the_provider_once(app, paused)
-                assert any("resumed" in m for m in app.logs.messages("bot.jobs.service"))
+                spent, unbilled = await check_spend_is_what_the_provider_accepted(app)
+                check_cancels(app, soak, kept)
+                assert any("resumed" in m for m in app.logs.messages("bot.jobs.resume"))
     finally:
         logging.getLogger().removeHandler(ends)
     check_nothing_leaked()
@@ -336,5 +478,8 @@ async def test_soak(tmp_path: Path) -> None:
     print(f"soak: {len(soak.sent)} requests, {len(soak.refused)} refused, {dict(done)}")
     print(f"soak: {len(soak.faults)} faults {dict(Counter(soak.faults))}")
     print(f"soak: {len(paused)} rendering at the restart, resumed; {elapsed:.1f}s")
-    assert set(done) <= {"completed", "failed"} and done["completed"] > JOBS // 3
+    answers = Counter(soak.cancel_answers.values())
+    print(f"soak: cancels {dict(answers)}, {len(soak.retried)} retried")
+    print(f"soak: spent {spent}, of which sent but never accepted by the provider {unbilled}")
+    assert set(done) <= {"completed", "failed", "cancelled"} and done["completed"] > JOBS // 3
     # No timing assertion (speed belongs to bench/); it takes about 15-20 s on 2 cores.

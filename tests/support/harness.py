@@ -35,6 +35,7 @@ from tests.support.fake_discord import FakeDiscord, FakeInteraction
 from tests.support.fake_discord.harness import running_bot
 
 KEY = "sk-e2e-provider-key-31337"
+KEPT = " (credit kept: no refund)"  # how the store's log tells a settle that kept the credit
 PERCENT = re.compile(r"(\d{1,3})%")
 
 
@@ -188,21 +189,34 @@ class App:
     def settled(self, job_id: int) -> int:
         """How many times the store logged ending ``job_id`` (settle returned True)."""
         ends = {f"job {job_id} {status}" for status in ("completed", "failed", "cancelled")}
+        ends.add(f"job {job_id} cancelled{KEPT}")
         return sum(1 for m in self.logs.messages("bot.db") if m in ends)
 
-    async def check_ledger(self) -> None:
-        """Every job is final and was settled once; credits spent are exactly the successes."""
+    def kept_credit(self) -> set[int]:
+        """Jobs cancelled without a refund (the provider had them), as the store logged them."""
+        ended = re.compile(rf"job (\d+) cancelled{re.escape(KEPT)}$")
+        return {int(m[1]) for m in map(ended.match, self.logs.messages("bot.db")) if m}
+
+    async def check_ledger(self) -> set[int]:
+        """Every job is final and was settled once; credits spent are exactly the successes.
+
+        A job cancelled once the provider had it keeps its credit (no refund row):
+        those count as spent too. Returns their ids.
+        """
         assert await self.store.unfinished_jobs() == []
+        kept = self.kept_credit()
         spent: dict[int, int] = {}
         for job in self.jobs():
-            done = job["status"] == "completed"
-            refund = [] if done else [("refund", -job["cost"])]
+            charged = job["status"] == "completed" or job["id"] in kept
+            assert job["status"] == "cancelled" or job["id"] not in kept, dict(job)
+            refund = [] if charged else [("refund", -job["cost"])]
             assert self.ledger(job["id"]) == [("reserve", job["cost"]), *refund], dict(job)
             assert self.settled(job["id"]) == 1, dict(job)
-            spent[job["user_id"]] = spent.get(job["user_id"], 0) + (job["cost"] if done else 0)
+            spent[job["user_id"]] = spent.get(job["user_id"], 0) + (job["cost"] if charged else 0)
         quota = self.bot.settings.quota_per_day
         for user_id, amount in spent.items():
             assert (await self.store.usage(user_id, quota)).used == amount, user_id
+        return kept
 
     async def another_member_succeeds(self, name: str = "bob") -> FakeInteraction:
         """A different member's `/video` runs to a delivered video (the bot still serves)."""

@@ -310,7 +310,7 @@ class Settings:
     log_level: str = "INFO"
     discord_api_base_url: str | None = None
     discord_gateway_url: str | None = None
-    # The operator's toolkit (issue 6); see README "Operator settings".
+    # The operator's toolkit; see README "Operator settings".
     owner_ids: tuple[int, ...] = ()
     cost_table: CostTable = field(default_factory=CostTable)
     price_table: PriceTable = field(default_factory=PriceTable)
@@ -326,7 +326,7 @@ class Settings:
     health_provider_timeout: float = 3.0
     log_format: Literal["text", "json"] = "text"
     prompt_filter: PromptFilter = field(default_factory=PromptFilter)
-    # Scale (issue 5): progress-edit budgets and push completion; see README "Push completion".
+    # Scale: progress-edit budgets and push completion; see README "Push completion".
     edit_budget: EditBudget = field(default_factory=EditBudget)
     public_base_url: str | None = None
     hook_host: str = "0.0.0.0"

@@ -1,6 +1,6 @@
-"""Fake ``chat`` gateway (seeds 000-002): ``POST /v1/chat/completions`` streaming a video job.
+"""Fake ``chat`` gateway: ``POST /v1/chat/completions`` streaming a video job.
 
-Speaks like the real resellers in providers.md: the job is narrated as free text
+Speaks like the real Sora-2 resellers: the job is narrated as free text
 in ``chat.completion.chunk`` events, in one of several house styles
 (``Scenario.chat_style``), and ends with a link to the video on this same server
 (``/files/{task}.mp4``, served by the fake app). Faults come from the scenario.

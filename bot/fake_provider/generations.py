@@ -1,4 +1,4 @@
-"""Fake ``generations`` task API (seed 003): ``/v2/videos/generations`` submit and query.
+"""Fake ``generations`` task API: ``/v2/videos/generations`` submit and query.
 
 Also plays the provider's side of ``notify_hook``: when a task given a hook
 ends, the final task JSON is POSTed there once, whether or not anybody polls.

@@ -1,4 +1,7 @@
-"""Fake OpenAI-style ``videos`` API (seed 004): create, retrieve, content, delete."""
+"""Fake OpenAI-style ``videos`` API: create, retrieve, content, delete.
+
+As in https://platform.openai.com/docs/api-reference/videos.
+"""
 
 from __future__ import annotations
 

@@ -1,12 +1,12 @@
-"""The ``chat`` protocol: one streamed chat completion per video (providers.md, section 1).
+"""The ``chat`` protocol: one streamed chat completion per video (Sora-2 resellers).
 
 The request is a multimodal user message; the answer is Server-Sent Events
 whose free text narrates the job and ends with a link to the video. A stream
 cannot be resumed, so a cut connection or a restart fails the job.
 
-Options go in the prompt (``PROVIDER_CHAT_OPTIONS=prompt``, seed 000) or as
-model-name suffixes (``model``, AITRE-style, seed 002: ``sora_video2-hd-portrait-15s``).
-Seed 002 documents only the bare ``sora_video2``, stating no defaults, and a
+Options go in the prompt (``PROVIDER_CHAT_OPTIONS=prompt``) or as
+model-name suffixes (``model``, AITRE-style: ``sora_video2-hd-portrait-15s``).
+Such gateways document only the bare ``sora_video2``, stating no defaults, and a
 gateway answers an unknown name with 503 "no available channel"; so a request
 for the bare model's defaults sends ``PROVIDER_MODEL`` exactly as configured.
 Those defaults are assumed to be **portrait, 10 s, not HD** (portrait is the
@@ -63,8 +63,8 @@ log = logging.getLogger(__name__)
 PATH = "/v1/chat/completions"
 SIZES: dict[Orientation, tuple[int, int]] = {"portrait": (720, 1280), "landscape": (1280, 720)}
 RATIOS: dict[Orientation, str] = {"portrait": "9:16", "landscape": "16:9"}
-PROMPT_DURATIONS = (5, 10, 15)  # seed 000: duration in the prompt, at most 15 s
-MODEL_DURATIONS = (10, 15, 25)  # seed 002 style: "-15s"/"-25s" suffixes; none means 10 s
+PROMPT_DURATIONS = (5, 10, 15)  # options in the prompt: at most 15 s
+MODEL_DURATIONS = (10, 15, 25)  # model suffixes "-15s"/"-25s"; none means 10 s
 MODEL_BASE_DURATION = 10
 MODEL_BASE_ORIENTATION: Orientation = "portrait"  # assumed for the bare name: see above
 IDLE_TIMEOUT = 120.0  # gateways go quiet for a while between progress lines

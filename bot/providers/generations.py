@@ -1,4 +1,4 @@
-"""The ``generations`` task protocol (seed 003): JSON submit, then poll a task id.
+"""The ``generations`` task protocol: JSON submit, then poll a task id.
 
 ``POST /v2/videos/generations`` answers ``{"task_id"}``; ``GET
 /v2/videos/generations/{task_id}`` reports ``status``/``progress`` until the

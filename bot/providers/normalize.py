@@ -1,7 +1,7 @@
 """Pure helpers that read the loosely typed answers of the task protocols.
 
-Resellers of the same protocol disagree on case, types and field names (see
-``shared/providers.md``): ``"IN_PROGRESS"`` or ``"processing"``, ``"36%"`` or
+Resellers of the same protocol disagree on case, types and field names:
+``"IN_PROGRESS"`` or ``"processing"``, ``"36%"`` or
 ``36``, ``1716192124`` or ``"1716192124"``, a URL in ``data.output`` or in
 ``soraVideoUrl``. Everything here is total: odd input gives ``None``, never an
 exception, so one quirky field cannot kill a job that is otherwise fine.
@@ -18,7 +18,7 @@ from typing import Any, Literal
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
 _STATES: dict[str, JobState] = {
-    # generations (seed 003) upper-case values and gateway synonyms
+    # the generations task API's upper-case values (NOT_START, ...) and gateway synonyms
     "not_start": "queued",
     "not_started": "queued",
     "submitted": "queued",
@@ -66,8 +66,8 @@ def parse_percent(value: object) -> float | None:
     """A progress value as a percentage in 0-100, or ``None`` when there is none.
 
     Accepts ``36``, ``36.5``, ``"36"`` and ``"36%"``. Numbers are always read as
-    percentages, never as fractions: ``"0.36"`` is 0.36 %, not 36 %. No source
-    in ``providers.md`` sends fractions, and guessing wrong the other way would
+    percentages, never as fractions: ``"0.36"`` is 0.36 %, not 36 %. No gateway
+    seen sends fractions, and guessing wrong the other way would
     show an early 0.5 % as 50 % and, because progress never goes back, freeze
     the bar there. Values above 100 are capped; negatives, NaN, booleans and
     other text give ``None``.

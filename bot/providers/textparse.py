@@ -1,6 +1,6 @@
 """Reading free text from video gateways: progress, status, the video link, a failure reason.
 
-Chat-style gateways report everything as prose (see providers.md): progress as
+Chat-style gateways report everything as prose: progress as
 ``进度 36..`` or ``40%``, the result as a Markdown link, bare URL or ``<video>``
 tag, and often a fenced JSON echo of the request first. These pure functions
 read that prose; :class:`StreamTranscript` feeds them a growing stream cheaply.

@@ -1,4 +1,6 @@
-"""The OpenAI-style ``videos`` protocol (seed 004): multipart submit, poll, download.
+"""The OpenAI-style ``videos`` protocol: multipart submit, poll, download.
+
+See https://platform.openai.com/docs/api-reference/videos for the API.
 
 ``POST /v1/videos`` (multipart, the image as ``input_reference``) answers a
 video object; ``GET /v1/videos/{id}`` reports it until ``completed``; the result

@@ -8,11 +8,8 @@ but cannot be cancelled: the protocol has no such call.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
 
@@ -24,26 +21,14 @@ from bot.providers.base import (
     Failed,
     ModelSpec,
     Orientation,
-    Queued,
-    Submitted,
     VideoRequest,
 )
-from bot.providers.errors import (
-    ProviderError,
-    ProviderProtocolError,
-    failure_from_text,
-)
-from bot.providers.http import ProviderHTTP
-from bot.providers.normalize import (
-    find_task_id,
-    find_video_url,
-    normalize_status,
-    ordered_models,
-    parse_timestamp,
-    unwrap_envelope,
-)
-from bot.providers.polling import poll_job, unfinished_event
+from bot.providers.errors import ProviderProtocolError, failure_from_text
+from bot.providers.http import JSONResponse
+from bot.providers.normalize import find_video_url, ordered_models, parse_timestamp
+from bot.providers.polling import StatusReader
 from bot.providers.push import Hook, HookRegistry
+from bot.providers.tasks import TaskProvider, task_status_reader, warn_image_size
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +56,11 @@ def failure_reason(data: dict[str, Any]) -> str:
     return ""
 
 
-class GenerationsProvider:
+class GenerationsProvider(TaskProvider):
     """Client of the ``/v2/videos/generations`` task API."""
 
     name = "generations"
+    path = SUBMIT_PATH
 
     def __init__(
         self,
@@ -83,10 +69,8 @@ class GenerationsProvider:
         *,
         notify_hook: str | None = None,
     ) -> None:
-        self.settings = settings
-        self.http = ProviderHTTP(session, settings)
+        super().__init__(session, settings)
         self.notify_hook = notify_hook
-        self.hooks: HookRegistry | None = None
         names = ordered_models(settings.model, settings.models, DEFAULT_MODELS)
         self.capabilities = Capabilities(
             models=tuple(model_spec(n) for n in names), resumable=True, cancellable=False
@@ -102,15 +86,8 @@ class GenerationsProvider:
         images: list[str] = []
         if request.image is not None:
             image = request.image
-            expected = spec.size(request.orientation)
-            if (image.width, image.height) != expected:
-                # The provider only gets an aspect ratio and refuses other sizes.
-                log.warning(
-                    "input image is %dx%d, provider expects %dx%d",
-                    image.width,
-                    image.height,
-                    *expected,
-                )
+            # The provider only gets an aspect ratio and refuses other sizes.
+            warn_image_size(log, image, spec.size(request.orientation))
             if self.settings.image_mode == "url" and image.source_url:
                 images.append(image.source_url)
             else:
@@ -132,79 +109,32 @@ class GenerationsProvider:
             body["notify_hook"] = self.notify_hook
         return body
 
-    async def generate(self, request: VideoRequest) -> AsyncIterator[Event]:
-        """Submit ``request``, then poll it: Submitted, Queued/Progress..., one end event.
+    async def submit(self, request: VideoRequest, hook: Hook | None) -> tuple[JSONResponse, str]:
+        """POST the task (with the job's own push hook when push is on)."""
+        body = self.request_body(request)
+        if hook is not None:
+            body["notify_hook"] = hook.url
+        answer = await self.http.json("POST", SUBMIT_PATH, json=body)
+        return answer, f" ({body['model']}, {body['duration']}s)"
 
-        With push on (:meth:`use_hooks`) the job's own hook wakes the poller when
-        the provider calls it; the hook is retired when the job's events end.
-        """
-        hook = self.hooks.issue() if self.hooks is not None else None
-        events = self._generate(request, hook)
-        del request  # only _generate needs it, and only until the submit
-        try:
-            async for event in events:
-                yield event
-        finally:
-            if hook is not None and self.hooks is not None:
-                self.hooks.discard(hook)
+    def status_reader(self, task_id: str) -> StatusReader:
+        """Reads ``status``/``progress``; the video URL once it succeeded."""
 
-    async def _generate(self, request: VideoRequest, hook: Hook | None) -> AsyncIterator[Event]:
-        try:
-            body = self.request_body(request)
-            if hook is not None:
-                body["notify_hook"] = hook.url
-            answer = await self.http.json("POST", SUBMIT_PATH, json=body)
-            task_id = find_task_id(answer.data)
-            if task_id is None:
-                snippet = self.http.redact(str(answer.data)[:200])
-                raise ProviderProtocolError(f"the submit answer has no task id: {snippet}")
-        except ProviderError as exc:
-            log.warning("generations submit failed: %s", exc)
-            yield Failed(exc)
-            return
-        log.info("generations job %s submitted (%s, %ss)", task_id, body["model"], body["duration"])
-        del request, body, answer  # the inline image is not kept while the job renders
-        yield Submitted(task_id)
-        wake = hook.fired if hook is not None else None
-        async for event in self._poll(task_id, wait_first=True, wake=wake):
-            yield event
+        async def succeeded(data: dict[str, Any]) -> Event:
+            url = find_video_url(data)
+            if url is None:
+                return Failed(ProviderProtocolError(f"task {task_id} succeeded without a URL"))
+            took = _duration(data.get("submit_time"), data.get("finish_time"))
+            log.info("generations job %s done%s: %s", task_id, took, url)
+            return Completed(url=url)
 
-    async def resume(self, task_id: str) -> AsyncIterator[Event]:
-        """Poll an already submitted task again; never submits."""
-        async for event in self._poll(task_id, wait_first=False):
-            yield event
+        def failed(data: dict[str, Any]) -> Event:
+            reason = self.http.redact(failure_reason(data))
+            log.info("generations job %s failed: %s", task_id, reason)
+            return Failed(failure_from_text(reason))
 
-    async def cancel(self, task_id: str) -> None:
-        """Nothing to do: the protocol cannot cancel a task (capabilities say so)."""
-        log.info("generations job %s cannot be cancelled at the provider", task_id)
-
-    def _poll(
-        self, task_id: str, *, wait_first: bool, wake: asyncio.Event | None = None
-    ) -> AsyncIterator[Event]:
-        unknown: set[str] = set()
-
-        async def read(answer: dict[str, Any]) -> Event | None:
-            data = unwrap_envelope(answer)
-            raw = data.get("status")
-            label = str(raw).strip().lower() if raw is not None else ""
-            state = normalize_status(raw)
-            if state == "queued":
-                return Queued(status=label)
-            if state == "succeeded":
-                url = find_video_url(data)
-                if url is None:
-                    return Failed(ProviderProtocolError(f"task {task_id} succeeded without a URL"))
-                took = _duration(data.get("submit_time"), data.get("finish_time"))
-                log.info("generations job %s done%s: %s", task_id, took, url)
-                return Completed(url=url)
-            if state == "failed":
-                reason = self.http.redact(failure_reason(data))
-                log.info("generations job %s failed: %s", task_id, reason)
-                return Failed(failure_from_text(reason))
-            return unfinished_event(state, raw, data, f"generations job {task_id}", unknown, log)
-
-        path = f"{SUBMIT_PATH}/{quote(task_id, safe='')}"
-        return poll_job(self.http, path, read, task_id=task_id, wait_first=wait_first, wake=wake)
+        job = f"generations job {task_id}"
+        return task_status_reader(job, log, succeeded=succeeded, failed=failed)
 
 
 def _duration(start: object, end: object) -> str:

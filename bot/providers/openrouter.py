@@ -42,10 +42,8 @@ set it to keep ``/video``'s model choices short (Discord shows at most 25).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
 
@@ -58,7 +56,6 @@ from bot.providers.base import (
     Failed,
     Progress,
     Queued,
-    Submitted,
     VideoRequest,
 )
 from bot.providers.catalogue import (
@@ -67,6 +64,7 @@ from bot.providers.catalogue import (
     fallback_model,
     parse_catalogue,
 )
+from bot.providers.content import MAX_VIDEO_BYTES, fetch_content
 from bot.providers.errors import (
     GenerationFailed,
     JobCancelled,
@@ -75,17 +73,11 @@ from bot.providers.errors import (
     ProviderUnavailable,
     failure_from_text,
 )
-from bot.providers.http import ProviderHTTP
-from bot.providers.normalize import (
-    find_task_id,
-    find_video_url,
-    normalize_status,
-    ordered_models,
-    parse_percent,
-)
-from bot.providers.openrouter_content import MAX_VIDEO_BYTES, fetch_content
-from bot.providers.polling import poll_job, unfinished_event
+from bot.providers.http import JSONResponse
+from bot.providers.normalize import find_video_url, normalize_status, ordered_models, parse_percent
+from bot.providers.polling import StatusReader, unfinished_event
 from bot.providers.push import Hook, HookRegistry
+from bot.providers.tasks import TaskProvider, status_label, warn_image_size
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +88,11 @@ class JobExpired(GenerationFailed):
     template = N_("The video service gave up on this video before it was made. Please try again.")
 
 
-class OpenRouterProvider:
+class OpenRouterProvider(TaskProvider):
     """Client of OpenRouter's ``/api/v1/videos`` API (see the module docstring)."""
 
     name = "openrouter"
+    id_name = "job"
 
     def __init__(
         self,
@@ -108,13 +101,11 @@ class OpenRouterProvider:
         *,
         max_video_bytes: int = MAX_VIDEO_BYTES,
     ) -> None:
-        self.settings = settings
-        self.http = ProviderHTTP(session, settings)
+        super().__init__(session, settings)
         self.max_video_bytes = max_video_bytes
         # PROVIDER_BASE_URL may be the origin or OpenRouter's documented .../api/v1
         # (config strips the /v1): the API lives under /api/v1 either way.
         self.path = ("" if settings.base_url.endswith("/api") else "/api") + "/v1/videos"
-        self.hooks: HookRegistry | None = None
         self._plain_http_logged = False
         self.catalogue_loaded = False
         names = ordered_models(settings.model, settings.models, ())
@@ -210,11 +201,7 @@ class OpenRouterProvider:
             body["size"] = f"{width}x{height}"
         if request.image is not None:
             image = request.image
-            expected = spec.size(request.orientation, hd)
-            if (image.width, image.height) != expected:
-                log.warning(
-                    "input image is %dx%d, the video is %dx%d", image.width, image.height, *expected
-                )
+            warn_image_size(log, image, spec.size(request.orientation, hd))
             url = image.source_url if self.settings.image_mode == "url" else None
             body["frame_images"] = [
                 {
@@ -225,7 +212,7 @@ class OpenRouterProvider:
             ]
         return body
 
-    def _issue_hook(self) -> Hook | None:
+    def issue_hook(self) -> Hook | None:
         """A push hook for one job, unless push is off or its URL is not https."""
         if self.hooks is None:
             return None
@@ -239,58 +226,24 @@ class OpenRouterProvider:
             return None
         return self.hooks.issue()
 
-    async def generate(self, request: VideoRequest) -> AsyncIterator[Event]:
-        """Submit ``request``, then poll it: Submitted, Queued/Progress..., one end event."""
-        hook = self._issue_hook()
-        events = self._generate(request, hook)
-        del request
-        try:
-            async for event in events:
-                yield event
-        finally:
-            if hook is not None and self.hooks is not None:
-                self.hooks.discard(hook)
-
-    async def _generate(self, request: VideoRequest, hook: Hook | None) -> AsyncIterator[Event]:
-        try:
-            body = self.request_body(request)
-            if hook is not None:
-                body["callback_url"] = hook.url
-            answer = await self.http.json("POST", self.path, json=body)
-            job_id = find_task_id(answer.data)
-            if job_id is None:
-                snippet = self.http.redact(str(answer.data)[:200])
-                raise ProviderProtocolError(f"the submit answer has no job id: {snippet}")
-        except ProviderError as exc:
-            log.warning("openrouter submit failed: %s", exc)
-            yield Failed(exc)
-            return
-        log.info("openrouter job %s submitted (%s, %ss)", job_id, body["model"], body["duration"])
-        del request, body, answer  # the inline image is not kept while the job renders
-        yield Submitted(job_id)
-        async for event in self._poll(job_id, wait_first=True, hook=hook):
-            yield event
-
-    async def resume(self, task_id: str) -> AsyncIterator[Event]:
-        """Poll an already submitted job again; never submits."""
-        async for event in self._poll(task_id, wait_first=False):
-            yield event
-
-    async def cancel(self, task_id: str) -> None:
-        """Nothing to do: OpenRouter's public API cannot cancel a job (capabilities say so)."""
-        log.info("openrouter job %s cannot be cancelled at the provider", task_id)
+    async def submit(self, request: VideoRequest, hook: Hook | None) -> tuple[JSONResponse, str]:
+        """POST the job (with a ``callback_url`` when push is on)."""
+        body = self.request_body(request)
+        if hook is not None:
+            body["callback_url"] = hook.url
+        answer = await self.http.json("POST", self.path, json=body)
+        return answer, f" ({body['model']}, {body['duration']}s)"
 
     # ------------------------------------------------------------------ poll
 
-    def _poll(
-        self, job_id: str, *, wait_first: bool, hook: Hook | None = None
-    ) -> AsyncIterator[Event]:
+    def status_reader(self, job_id: str) -> StatusReader:
+        """Reads OpenRouter's own vocabulary (pending, in_progress, completed...)."""
         unknown: set[str] = set()
         job = f"openrouter job {job_id}"
 
         async def read(data: dict[str, Any]) -> Event | None:
             raw = data.get("status")
-            status = str(raw).strip().lower() if raw is not None else ""
+            status = status_label(raw)
             reason = self.http.redact(_error_text(data.get("error")))
             if status == "pending":
                 return Queued(status="pending")
@@ -309,14 +262,18 @@ class OpenRouterProvider:
                 return Failed(JobExpired(reason or f"{job} expired at the provider"))
             return unfinished_event(normalize_status(raw), raw, data, job, unknown, log)
 
-        path = f"{self.path}/{quote(job_id, safe='')}"
-        wake = hook.fired if hook is not None else None
-        return poll_job(self.http, path, read, task_id=job_id, wait_first=wait_first, wake=wake)
+        return read
 
     async def download(self, job_id: str) -> Event:
         """The finished video from ``/content?index=0`` (with auth): :func:`fetch_content`."""
-        path = f"{self.path}/{quote(job_id, safe='')}/content"
-        return await fetch_content(self.http, path, job_id, max_bytes=self.max_video_bytes)
+        return await fetch_content(
+            self.http,
+            self.job_path(job_id) + "/content",
+            f"openrouter job {job_id}",
+            gone="the finished video is no longer available",
+            max_bytes=self.max_video_bytes,
+            params={"index": "0"},
+        )
 
 
 def _error_text(error: object) -> str:

@@ -11,14 +11,9 @@ Jobs can be resumed and cancelled (``DELETE``).
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
 
@@ -30,28 +25,21 @@ from bot.providers.base import (
     Failed,
     ModelSpec,
     Orientation,
-    Queued,
-    Submitted,
     VideoRequest,
 )
+from bot.providers.content import MAX_VIDEO_BYTES, fetch_content
 from bot.providers.errors import (
     ContentRejected,
-    GenerationFailed,
     ProviderError,
-    ProviderProtocolError,
     failure_from_text,
     looks_like_policy,
     redact,
 )
-from bot.providers.http import ProviderHTTP, poll_after_hint
-from bot.providers.normalize import (
-    find_task_id,
-    find_video_url,
-    normalize_status,
-    ordered_models,
-    unwrap_envelope,
-)
-from bot.providers.polling import poll_job, unfinished_event
+from bot.providers.http import JSONResponse, poll_after_hint
+from bot.providers.normalize import find_video_url, ordered_models
+from bot.providers.polling import StatusReader
+from bot.providers.push import Hook
+from bot.providers.tasks import TaskProvider, task_status_reader, warn_image_size
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +50,6 @@ HD_SIZES: dict[Orientation, tuple[int, int]] = {
     "portrait": (1024, 1792),
     "landscape": (1792, 1024),
 }
-MAX_VIDEO_BYTES = 512 * 1024 * 1024  # a 12 s 1792x1024 clip is far below; protects memory
-_CHUNK = 1 << 16
 
 
 def model_spec(name: str) -> ModelSpec:
@@ -96,10 +82,12 @@ def error_from_video(
     return failure
 
 
-class VideosProvider:
+class VideosProvider(TaskProvider):
     """Client of the ``/v1/videos`` API."""
 
     name = "videos"
+    id_name = "video"
+    path = SUBMIT_PATH
 
     def __init__(
         self,
@@ -108,8 +96,7 @@ class VideosProvider:
         *,
         max_video_bytes: int = MAX_VIDEO_BYTES,
     ) -> None:
-        self.settings = settings
-        self.http = ProviderHTTP(session, settings)
+        super().__init__(session, settings)
         self.max_video_bytes = max_video_bytes
         names = ordered_models(settings.model, settings.models, DEFAULT_MODELS)
         self.capabilities = Capabilities(
@@ -127,47 +114,24 @@ class VideosProvider:
         form.add_field("size", f"{width}x{height}")
         if request.image is not None:
             image = request.image
-            if (image.width, image.height) != (width, height):
-                log.warning(
-                    "input image is %dx%d, provider expects %dx%d",
-                    image.width,
-                    image.height,
-                    width,
-                    height,
-                )
+            warn_image_size(log, image, (width, height))
             form.add_field(
                 "input_reference", image.data, filename=image.filename, content_type=image.mime
             )
         return form
 
-    async def generate(self, request: VideoRequest) -> AsyncIterator[Event]:
-        """Submit ``request``, then poll it: Submitted, Queued/Progress..., one end event."""
-        try:
-            answer = await self.http.json("POST", SUBMIT_PATH, data=self.request_form(request))
-            video_id = find_task_id(answer.data)
-            if video_id is None:
-                snippet = self.http.redact(str(answer.data)[:200])
-                raise ProviderProtocolError(f"the submit answer has no video id: {snippet}")
-        except ProviderError as exc:
-            log.warning("videos submit failed: %s", exc)
-            yield Failed(exc)
-            return
-        log.info("videos job %s submitted", video_id)
-        hint = poll_after_hint(answer.headers)
-        del request, answer  # the image is not kept in memory while the job renders
-        yield Submitted(video_id)
-        async for event in self._poll(video_id, wait_first=True, first_hint=hint):
-            yield event
+    async def submit(self, request: VideoRequest, hook: Hook | None) -> tuple[JSONResponse, str]:
+        """POST the multipart form (the protocol has no push hooks)."""
+        return await self.http.json("POST", SUBMIT_PATH, data=self.request_form(request)), ""
 
-    async def resume(self, task_id: str) -> AsyncIterator[Event]:
-        """Poll an already submitted video again; never submits."""
-        async for event in self._poll(task_id, wait_first=False):
-            yield event
+    def pace(self, headers: Mapping[str, str]) -> float | None:
+        """The ``openai-poll-after-ms`` hint of a create or retrieve answer."""
+        return poll_after_hint(headers)
 
     async def cancel(self, task_id: str) -> None:
         """``DELETE`` the video at the provider. Best effort: failures are only logged."""
         try:
-            async with self.http.open("DELETE", f"{SUBMIT_PATH}/{quote(task_id, safe='')}"):
+            async with self.http.open("DELETE", self.job_path(task_id)):
                 pass
         except ProviderError as exc:
             log.warning("videos job %s: delete failed: %s", task_id, exc)
@@ -180,42 +144,23 @@ class VideosProvider:
         else:
             log.info("videos job %s deleted at the provider", task_id)
 
-    def _poll(
-        self, video_id: str, *, wait_first: bool, first_hint: float | None = None
-    ) -> AsyncIterator[Event]:
-        unknown: set[str] = set()
+    def status_reader(self, task_id: str) -> StatusReader:
+        """Reads the video object; its public URL or ``/content`` once completed."""
 
-        async def read(answer: dict[str, Any]) -> Event | None:
-            data = unwrap_envelope(answer)
-            raw = data.get("status")
-            label = str(raw).strip().lower() if raw is not None else ""
-            state = normalize_status(raw)
-            if state == "queued":
-                return Queued(status=label)
-            if state == "succeeded":
-                url = find_video_url(data)
-                if url is not None:
-                    return Completed(url=url)
-                return await self.download(video_id)
-            if state == "failed":
-                fallback = str(data.get("fail_reason") or data.get("message") or "")
-                failure = error_from_video(
-                    data.get("error"), fallback, secret=self.settings.api_key
-                )
-                log.info("videos job %s failed: %s", video_id, failure)
-                return Failed(failure)
-            return unfinished_event(state, raw, data, f"videos job {video_id}", unknown, log)
+        async def succeeded(data: dict[str, Any]) -> Event:
+            url = find_video_url(data)
+            if url is not None:
+                return Completed(url=url)
+            return await self.download(task_id)
 
-        path = f"{SUBMIT_PATH}/{quote(video_id, safe='')}"
-        return poll_job(
-            self.http,
-            path,
-            read,
-            task_id=video_id,
-            wait_first=wait_first,
-            hint=poll_after_hint,
-            first_hint=first_hint,
-        )
+        def failed(data: dict[str, Any]) -> Event:
+            fallback = str(data.get("fail_reason") or data.get("message") or "")
+            failure = error_from_video(data.get("error"), fallback, secret=self.settings.api_key)
+            log.info("videos job %s failed: %s", task_id, failure)
+            return Failed(failure)
+
+        job = f"videos job {task_id}"
+        return task_status_reader(job, log, succeeded=succeeded, failed=failed)
 
     async def download(self, video_id: str) -> Event:
         """Fetch a finished video's ``/content``: a URL (JSON answer) or the mp4, saved to a file.
@@ -223,59 +168,10 @@ class VideosProvider:
         Raises typed errors for the poll loop to judge (transient ones are retried
         on the next poll); a 404/410 means the short-lived download expired.
         """
-        path = f"{SUBMIT_PATH}/{quote(video_id, safe='')}/content"
-        limit = self.settings.request_timeout
-        # No total limit: a big file on a slow link is fine as long as bytes keep coming.
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=limit, sock_read=limit)
-        try:
-            async with self.http.open("GET", path, timeout=timeout) as resp:
-                if resp.content_type == "application/json" or resp.content_type.endswith("+json"):
-                    return self._url_answer(video_id, await resp.text(errors="replace"))
-                if resp.content_type.startswith("text/"):
-                    snippet = self.http.redact((await resp.text(errors="replace"))[:200])
-                    raise ProviderProtocolError(f"{path} answered text, not a video: {snippet!r}")
-                video, size = await self._save_capped(resp)
-        except ProviderError as exc:
-            if exc.status in (404, 410):
-                log.warning("videos job %s: content is gone: %s", video_id, exc)
-                return Failed(
-                    GenerationFailed("the video's download link expired", status=exc.status)
-                )
-            raise
-        if not size:
-            video.unlink(missing_ok=True)
-            raise ProviderProtocolError(f"{path} answered an empty body")
-        log.info("videos job %s downloaded (%d bytes)", video_id, size)
-        return Completed(file=video)
-
-    def _url_answer(self, video_id: str, text: str) -> Event:
-        try:
-            data = json.loads(text)
-        except ValueError:
-            raise ProviderProtocolError(f"video {video_id} content answered bad JSON") from None
-        url = find_video_url(data)
-        if url is None:
-            snippet = self.http.redact(text[:200])
-            raise ProviderProtocolError(f"video {video_id} content has no URL: {snippet}")
-        return Completed(url=url)
-
-    async def _save_capped(self, resp: aiohttp.ClientResponse) -> tuple[Path, int]:
-        """Stream the body to a temporary file (never whole in memory); returns it and its size."""
-        cap = self.max_video_bytes
-        cap_text = f"{cap // (1024 * 1024)} MiB" if cap >= 1024 * 1024 else f"{cap} bytes"
-        too_big = GenerationFailed(f"the video is larger than {cap_text}, the most the bot accepts")
-        if resp.content_length is not None and resp.content_length > self.max_video_bytes:
-            raise too_big
-        fd, name = tempfile.mkstemp(prefix="sora-video-", suffix=".mp4")
-        video, size = Path(name), 0
-        try:
-            with os.fdopen(fd, "wb") as out:
-                async for chunk in resp.content.iter_chunked(_CHUNK):
-                    size += len(chunk)
-                    if size > self.max_video_bytes:
-                        raise too_big
-                    out.write(chunk)
-        except BaseException:
-            os.remove(name)  # a partial download is never left behind
-            raise
-        return video, size
+        return await fetch_content(
+            self.http,
+            self.job_path(video_id) + "/content",
+            f"videos job {video_id}",
+            gone="the video's download link expired",
+            max_bytes=self.max_video_bytes,
+        )

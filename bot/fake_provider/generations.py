@@ -6,33 +6,25 @@ ends, the final task JSON is POSTed there once, whether or not anybody polls.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-import logging
 import uuid
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from bot.fake_provider.common import (
     SIZE_MISMATCH,
     FakeJob,
     State,
-    broken_json,
     check_auth,
-    cut_answer,
-    delay,
     error_response,
     image_size,
-    injected_error,
-    record,
 )
+from bot.fake_provider.routes import Watchers, job_finder, poll_route, push_when_done, submit_gate
 from bot.fake_provider.scenario import Recorder, Scenario
-
-log = logging.getLogger(__name__)
 
 PATH = "/v2/videos/generations"
 SIZES = {"9:16": (720, 1280), "16:9": (1280, 720)}
@@ -49,11 +41,10 @@ _LOWER = {
 
 @dataclass
 class GenerationsState:
-    """The fake's tasks, the hook deliveries it made, and its background hook watchers."""
+    """The fake's tasks and the hook deliveries it made."""
 
     tasks: dict[str, FakeJob] = field(default_factory=dict)
     hooks_sent: list[dict[str, Any]] = field(default_factory=list)
-    watchers: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 STATE_KEY = web.AppKey("generations_state", GenerationsState)
@@ -126,39 +117,15 @@ def _validate(body: Any, scenario: Scenario) -> str | None:
     return None
 
 
-async def _deliver_hook(
-    job: FakeJob, hook: str, scenario: Scenario, state: GenerationsState
-) -> None:
-    """Wait for the task to end on the scenario's clock, then POST it to ``hook`` once."""
-    outcome = job.settle(scenario, by_poll=False)
-    while outcome == "running":
-        # Re-read the scenario each step: tests may change it while the job runs.
-        await asyncio.sleep(max(scenario.step_delay, 0.005))
-        outcome = job.settle(scenario, by_poll=False)
-    payload = task_view(job, outcome, scenario)
-    try:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(hook, json=payload, timeout=aiohttp.ClientTimeout(total=10)) as resp,
-        ):
-            state.hooks_sent.append({"url": hook, "json": payload, "status": resp.status})
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        # The real provider does not retry either: polling is the fallback.
-        log.warning("notify_hook %s failed: %s", hook, exc)
-        state.hooks_sent.append({"url": hook, "json": payload, "status": None})
-
-
 def add_routes(app: web.Application, scenario: Scenario, recorder: Recorder) -> None:
     """Serve the generations protocol on ``app``, driven by ``scenario``."""
     state = GenerationsState()
     app[STATE_KEY] = state
+    watchers = Watchers(app)
+    view = partial(task_view, scenario=scenario)
 
     async def submit(request: web.Request) -> web.Response:
-        entry = await record(request, recorder, "json")
-        if not await delay(request, scenario.submit_delays):
-            entry["outcome"] = "abandoned"  # the client timed out: nothing was created
-            return web.Response(status=499)
-        refusal = check_auth(request, scenario) or injected_error(scenario, scenario.submit_errors)
+        entry, refusal = await submit_gate(request, recorder, scenario, check_auth, "json")
         if refusal is not None:
             return refusal
         if scenario.insufficient_balance:
@@ -172,34 +139,18 @@ def add_routes(app: web.Application, scenario: Scenario, recorder: Recorder) -> 
         state.tasks[job.id] = job
         hook = body.get("notify_hook")
         if isinstance(hook, str) and hook.startswith(("http://", "https://")):
-            watcher = asyncio.create_task(_deliver_hook(job, hook, scenario, state))
-            state.watchers.add(watcher)
-            watcher.add_done_callback(state.watchers.discard)
+            watchers.start(push_when_done(job, scenario, view, hook, state.hooks_sent))
         return web.json_response({"task_id": job.id})
 
-    async def query(request: web.Request) -> web.StreamResponse:
-        await record(request, recorder)
-        if not await delay(request, scenario.poll_delays):
-            return web.Response(status=499)
-        refusal = check_auth(request, scenario) or injected_error(scenario, scenario.poll_errors)
-        if refusal is not None:
-            return refusal
-        job = state.tasks.get(request.match_info["task_id"])
-        if job is None:
-            return error_response(404, "task not found", type_="invalid_request_error")
-        fault = job.fault(scenario)
-        if fault == "cut":
-            return await cut_answer(request)
-        if fault == "malformed":
-            return broken_json(job.id, "task_id")
-        return web.json_response(task_view(job, job.settle(scenario, by_poll=True), scenario))
-
-    async def stop_watchers(app: web.Application) -> None:
-        watchers = list(state.watchers)
-        for watcher in watchers:
-            watcher.cancel()
-        await asyncio.gather(*watchers, return_exceptions=True)
-
+    find = job_finder(
+        scenario,
+        check_auth,
+        state.tasks,
+        "task_id",
+        lambda: error_response(404, "task not found", type_="invalid_request_error"),
+    )
     app.router.add_post(PATH, submit)
-    app.router.add_get(PATH + "/{task_id}", query)
-    app.on_cleanup.append(stop_watchers)
+    app.router.add_get(
+        PATH + "/{task_id}",
+        poll_route(recorder, scenario, find, "task_id", lambda j, s: web.json_response(view(j, s))),
+    )

@@ -26,24 +26,22 @@ import hashlib
 import logging
 import uuid
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
 from aiohttp import web
 
 from bot.fake_provider.common import (
     SAMPLE_VIDEO,
     FakeJob,
     State,
-    broken_json,
-    cut_answer,
-    delay,
     image_size,
     injected_error,
     record,
 )
 from bot.fake_provider.openrouter_catalogue import MODELS
+from bot.fake_provider.routes import Watchers, job_finder, poll_route, push_when_done, submit_gate
 from bot.fake_provider.scenario import Recorder, Scenario
 
 log = logging.getLogger(__name__)
@@ -60,7 +58,6 @@ class OpenRouterState:
 
     jobs: dict[str, FakeJob] = field(default_factory=dict)
     callbacks_sent: list[dict[str, Any]] = field(default_factory=list)
-    watchers: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 STATE_KEY = web.AppKey("openrouter_state", OpenRouterState)
@@ -176,34 +173,11 @@ def validate(body: Any, entry: dict[str, Any]) -> str | None:
     return None
 
 
-async def _deliver_callback(
-    job: FakeJob, url: str, scenario: Scenario, state: OpenRouterState
-) -> None:
-    """Wait for the job to end on the scenario's clock, then POST its status to ``url`` once."""
-    outcome = job.settle(scenario, by_poll=False)
-    while outcome == "running":
-        await asyncio.sleep(max(scenario.step_delay, 0.005))
-        outcome = job.settle(scenario, by_poll=False)
-    payload = job_view(job, outcome, scenario)
-    target = url
-    if scenario.callback_origin is not None:
-        parts = urlsplit(url)
-        target = scenario.callback_origin.rstrip("/") + parts.path
-    try:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(target, json=payload, timeout=aiohttp.ClientTimeout(total=10)) as resp,
-        ):
-            state.callbacks_sent.append({"url": url, "json": payload, "status": resp.status})
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        log.warning("callback for %s failed: %s", job.id, type(exc).__name__)
-        state.callbacks_sent.append({"url": url, "json": payload, "status": None})
-
-
 def add_routes(app: web.Application, scenario: Scenario, recorder: Recorder) -> None:
     """Serve the OpenRouter video API on ``app``, driven by ``scenario``."""
     state = OpenRouterState()
     app[STATE_KEY] = state
+    watchers = Watchers(app)
 
     async def models(request: web.Request) -> web.Response:
         await record(request, recorder)
@@ -227,13 +201,7 @@ def add_routes(app: web.Application, scenario: Scenario, recorder: Recorder) -> 
         return web.json_response({"data": info})
 
     async def submit(request: web.Request) -> web.Response:
-        entry = await record(request, recorder, "json")
-        if not await delay(request, scenario.submit_delays):
-            entry["outcome"] = "abandoned"  # the client timed out: nothing was created
-            return web.Response(status=499)
-        refusal = check_bearer(request, scenario) or injected_error(
-            scenario, scenario.submit_errors
-        )
+        entry, refusal = await submit_gate(request, recorder, scenario, check_bearer, "json")
         if refusal is not None:
             return refusal
         if scenario.insufficient_balance:
@@ -249,32 +217,27 @@ def add_routes(app: web.Application, scenario: Scenario, recorder: Recorder) -> 
         state.jobs[job.id] = job
         callback = body.get("callback_url")
         if callback:
-            watcher = asyncio.create_task(_deliver_callback(job, callback, scenario, state))
-            state.watchers.add(watcher)
-            watcher.add_done_callback(state.watchers.discard)
+            target = None
+            if scenario.callback_origin is not None:
+                # Standing in for the bot's reverse proxy: same path, the test's origin.
+                target = scenario.callback_origin.rstrip("/") + urlsplit(callback).path
+            view = partial(job_view, scenario=scenario)
+            watchers.start(
+                push_when_done(job, scenario, view, callback, state.callbacks_sent, target=target)
+            )
         answer = {"id": job.id, "polling_url": f"{job.origin}{PATH}/{job.id}", "status": "pending"}
         return web.json_response(answer, status=202)
 
-    def find(request: web.Request, faults: list[int] | None = None) -> FakeJob | web.Response:
-        refusal = check_bearer(request, scenario) or injected_error(scenario, faults)
-        if refusal is not None:
-            return refusal
-        job = state.jobs.get(request.match_info["job_id"])
-        return job if job is not None else or_error(404, "Video generation job not found")
-
-    async def poll(request: web.Request) -> web.StreamResponse:
-        await record(request, recorder)
-        if not await delay(request, scenario.poll_delays):
-            return web.Response(status=499)
-        found = find(request, scenario.poll_errors)
-        if isinstance(found, web.Response):
-            return found
-        fault = found.fault(scenario)
-        if fault == "cut":
-            return await cut_answer(request)
-        if fault == "malformed":
-            return broken_json(found.id, "id")
-        return web.json_response(job_view(found, found.settle(scenario, by_poll=True), scenario))
+    find = job_finder(
+        scenario,
+        check_bearer,
+        state.jobs,
+        "job_id",
+        lambda: or_error(404, "Video generation job not found"),
+    )
+    poll = poll_route(
+        recorder, scenario, find, "id", lambda j, s: web.json_response(job_view(j, s, scenario))
+    )
 
     async def content(request: web.Request) -> web.Response:
         await record(request, recorder)
@@ -289,15 +252,8 @@ def add_routes(app: web.Application, scenario: Scenario, recorder: Recorder) -> 
             return or_error(404, "Video content not found")
         return web.Response(body=SAMPLE_VIDEO.read_bytes(), content_type="video/mp4")
 
-    async def stop_watchers(app: web.Application) -> None:
-        watchers = list(state.watchers)
-        for watcher in watchers:
-            watcher.cancel()
-        await asyncio.gather(*watchers, return_exceptions=True)
-
     app.router.add_get(PATH + "/models", models)
     app.router.add_get("/api/v1/key", key)
     app.router.add_post(PATH, submit)
     app.router.add_get(PATH + "/{job_id}", poll)
     app.router.add_get(PATH + "/{job_id}/content", content)
-    app.on_cleanup.append(stop_watchers)

@@ -18,16 +18,13 @@ from bot.fake_provider.common import (
     SIZE_MISMATCH,
     FakeJob,
     State,
-    broken_json,
     check_auth,
-    cut_answer,
-    delay,
     error_response,
     image_size,
-    injected_error,
     record,
     thumbnail_png,
 )
+from bot.fake_provider.routes import job_finder, poll_route, submit_gate
 from bot.fake_provider.scenario import Recorder, Scenario
 
 log = logging.getLogger(__name__)
@@ -122,21 +119,16 @@ def add_routes(app: web.Application, scenario: Scenario, recorder: Recorder) -> 
             headers["openai-poll-after-ms"] = str(scenario.poll_after_ms)
         return web.json_response(body, headers=headers)
 
-    def find(request: web.Request, faults: list[int] | None = None) -> FakeJob | web.Response:
-        refusal = check_auth(request, scenario) or injected_error(scenario, faults)
-        if refusal is not None:
-            return refusal
-        job = state.videos.get(request.match_info["video_id"])
-        if job is None:
-            return error_response(404, "Video not found", type_="invalid_request_error")
-        return job
+    find = job_finder(
+        scenario,
+        check_auth,
+        state.videos,
+        "video_id",
+        lambda: error_response(404, "Video not found", type_="invalid_request_error"),
+    )
 
     async def create(request: web.Request) -> web.Response:
-        entry = await record(request, recorder, "form")
-        if not await delay(request, scenario.submit_delays):
-            entry["outcome"] = "abandoned"  # the client timed out: nothing was created
-            return web.Response(status=499)
-        refusal = check_auth(request, scenario) or injected_error(scenario, scenario.submit_errors)
+        entry, refusal = await submit_gate(request, recorder, scenario, check_auth, "form")
         if refusal is not None:
             return refusal
         if scenario.insufficient_balance:
@@ -151,20 +143,6 @@ def add_routes(app: web.Application, scenario: Scenario, recorder: Recorder) -> 
         job = FakeJob(f"video_{uuid.uuid4().hex}", str(request.url.origin()), fields)
         state.videos[job.id] = job
         return paced(video_object(job, "queued", scenario))
-
-    async def retrieve(request: web.Request) -> web.StreamResponse:
-        await record(request, recorder)
-        if not await delay(request, scenario.poll_delays):
-            return web.Response(status=499)
-        found = find(request, scenario.poll_errors)
-        if isinstance(found, web.Response):
-            return found
-        fault = found.fault(scenario)
-        if fault == "cut":
-            return await cut_answer(request)
-        if fault == "malformed":
-            return broken_json(found.id, "id")
-        return paced(video_object(found, found.settle(scenario, by_poll=True), scenario))
 
     async def content(request: web.Request) -> web.Response:
         await record(request, recorder)
@@ -198,6 +176,11 @@ def add_routes(app: web.Application, scenario: Scenario, recorder: Recorder) -> 
         return web.json_response({"id": found.id, "object": "video.deleted", "deleted": True})
 
     app.router.add_post(PATH, create)
-    app.router.add_get(PATH + "/{video_id}", retrieve)
+    app.router.add_get(
+        PATH + "/{video_id}",
+        poll_route(
+            recorder, scenario, find, "id", lambda j, s: paced(video_object(j, s, scenario))
+        ),
+    )
     app.router.add_get(PATH + "/{video_id}/content", content)
     app.router.add_delete(PATH + "/{video_id}", delete)

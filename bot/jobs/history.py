@@ -14,7 +14,7 @@ from bot.db import Job, Store
 from bot.db.models import utc
 from bot.i18n import DEFAULT_LOCALE, N_, t, translate_known
 from bot.ui.markdown import escape
-from bot.ui.text import ORIENTATIONS
+from bot.ui.text import option_parts
 
 PAGE_SIZE = 5
 PROMPT_PREVIEW = 120
@@ -87,15 +87,7 @@ def render_job(
     job: Job, *, link_ttl: float, now: datetime | None = None, locale: str = DEFAULT_LOCALE
 ) -> str:
     """One job: number, date, status, options, prompt, and the link while it works."""
-    options = job.options
-    orientation = str(options.get("orientation"))
-    parts = [
-        t(locale, "{seconds}s", seconds=options.get("duration")),
-        t(locale, ORIENTATIONS[orientation]) if orientation in ORIENTATIONS else orientation,
-        str(options.get("model")),
-    ]
-    if options.get("hd"):
-        parts.append("HD")
+    parts = option_parts(job.options, locale)
     stamp = int(job.created_at.timestamp())
     # The member's words (and the provider's, in an error) shown as typed: no
     # mentions, masked links or headings of theirs render in the bot's embed.

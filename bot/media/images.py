@@ -34,7 +34,7 @@ import warnings
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal
+from typing import Literal, TypedDict, Unpack
 
 from PIL import Image, ImageOps
 
@@ -184,16 +184,22 @@ def prepare_image(
     return PreparedImage(out.getvalue(), "image/jpeg", framed.width, framed.height, source_url)
 
 
+class ImageOptions(TypedDict, total=False):
+    """:func:`prepare_image`'s keyword options, for the functions that pass them on."""
+
+    fit: Fit
+    max_bytes: int
+    max_pixels: int
+    source_url: str | None
+    max_decode_bytes: int
+
+
 async def prepare_image_async(
     data: bytes,
     size: tuple[int, int],
     *,
-    fit: Fit = "cover",
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-    source_url: str | None = None,
-    max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES,
     slots: asyncio.Semaphore | None = None,
+    **options: Unpack[ImageOptions],
 ) -> PreparedImage:
     """:func:`prepare_image` in a worker thread, so decoding never blocks the event loop.
 
@@ -201,18 +207,7 @@ async def prepare_image_async(
     limit); the others wait their turn here, without holding a thread.
     """
     async with slots or decode_slots():
-        work = asyncio.ensure_future(
-            asyncio.to_thread(
-                prepare_image,
-                data,
-                size,
-                fit=fit,
-                max_bytes=max_bytes,
-                max_pixels=max_pixels,
-                source_url=source_url,
-                max_decode_bytes=max_decode_bytes,
-            )
-        )
+        work = asyncio.ensure_future(asyncio.to_thread(prepare_image, data, size, **options))
         try:
             return await asyncio.shield(work)
         except asyncio.CancelledError:

@@ -38,9 +38,8 @@ def job_locale(options: Mapping[str, object]) -> str:
 ORIENTATIONS = {"portrait": N_("portrait"), "landscape": N_("landscape")}
 
 
-def header(user_id: int, options: dict[str, object]) -> str:
-    """First lines of every job message: who asked, with which options, and the prompt."""
-    locale = job_locale(options)
+def option_parts(options: Mapping[str, object], locale: str) -> list[str]:
+    """A job's options as short labels: duration, orientation, model, and HD when asked."""
     orientation = str(options.get("orientation"))
     parts = [
         t(locale, "{seconds}s", seconds=options.get("duration")),
@@ -49,6 +48,13 @@ def header(user_id: int, options: dict[str, object]) -> str:
     ]
     if options.get("hd"):
         parts.append("HD")
+    return parts
+
+
+def header(user_id: int, options: dict[str, object]) -> str:
+    """First lines of every job message: who asked, with which options, and the prompt."""
+    locale = job_locale(options)
+    parts = option_parts(options, locale)
     cost = options.get("cost")
     if isinstance(cost, int) and cost != 1:  # weighted costs (COST_TABLE): say what it costs
         parts.append(tn(locale, "{n} credit", "{n} credits", cost))

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import io
 import logging
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 from discord import app_commands
@@ -76,6 +77,22 @@ class AdminCog(
             text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
         )
 
+    async def _act(
+        self, interaction: discord.Interaction, action: Callable[..., Awaitable[str]], *args: Any
+    ) -> None:
+        """Run a change in this server as the calling manager and answer with its text."""
+        text = await action(
+            _guild(interaction), interaction.user.id, *args, locale=member_locale(interaction)
+        )
+        await self._reply(interaction, text)
+
+    async def _show(
+        self, interaction: discord.Interaction, view: Callable[..., Awaitable[str]], *args: Any
+    ) -> None:
+        """Answer with a read-only view of this server (no acting manager recorded)."""
+        text = await view(_guild(interaction), *args, locale=member_locale(interaction))
+        await self._reply(interaction, text)
+
     # ------------------------------------------------------------ members
 
     @app_commands.command(
@@ -92,15 +109,7 @@ class AdminCog(
         credits: Credits | None = None,
     ) -> None:
         """Set or remove a member's daily limit (it wins over role and server limits)."""
-        text = await self.admin.member_limit(
-            _guild(interaction),
-            interaction.user.id,
-            member.id,
-            credits,
-            _roles(member),
-            locale=member_locale(interaction),
-        )
-        await self._reply(interaction, text)
+        await self._act(interaction, self.admin.member_limit, member.id, credits, _roles(member))
 
     @app_commands.command(
         name=locale_str("credits"), description=locale_str("Give (or take back) extra credits")
@@ -113,14 +122,7 @@ class AdminCog(
         self, interaction: discord.Interaction, member: discord.Member, amount: Delta
     ) -> None:
         """Extra credits are used once the daily ones run out, and do not expire."""
-        text = await self.admin.extra_credits(
-            _guild(interaction),
-            interaction.user.id,
-            member.id,
-            amount,
-            locale=member_locale(interaction),
-        )
-        await self._reply(interaction, text)
+        await self._act(interaction, self.admin.extra_credits, member.id, amount)
 
     @app_commands.command(
         name=locale_str("reset"),
@@ -129,10 +131,7 @@ class AdminCog(
     @app_commands.rename(member=locale_str("member"))
     async def reset(self, interaction: discord.Interaction, member: discord.Member) -> None:
         """Give back what the member used today (UTC) on videos made in this server."""
-        text = await self.admin.reset(
-            _guild(interaction), interaction.user.id, member.id, locale=member_locale(interaction)
-        )
-        await self._reply(interaction, text)
+        await self._act(interaction, self.admin.reset, member.id)
 
     @app_commands.command(
         name=locale_str("block"), description=locale_str("Stop a member from making videos here")
@@ -146,15 +145,7 @@ class AdminCog(
         reason: app_commands.Range[str, 1, 200] | None = None,
     ) -> None:
         """Block a member in this server."""
-        text = await self.admin.block(
-            _guild(interaction),
-            interaction.user.id,
-            member.id,
-            True,
-            reason,
-            locale=member_locale(interaction),
-        )
-        await self._reply(interaction, text)
+        await self._act(interaction, self.admin.block, member.id, True, reason)
 
     @app_commands.command(
         name=locale_str("unblock"), description=locale_str("Let a blocked member make videos again")
@@ -162,15 +153,7 @@ class AdminCog(
     @app_commands.rename(member=locale_str("member"))
     async def unblock(self, interaction: discord.Interaction, member: discord.Member) -> None:
         """Unblock a member in this server."""
-        text = await self.admin.block(
-            _guild(interaction),
-            interaction.user.id,
-            member.id,
-            False,
-            None,
-            locale=member_locale(interaction),
-        )
-        await self._reply(interaction, text)
+        await self._act(interaction, self.admin.block, member.id, False, None)
 
     @app_commands.command(
         name=locale_str("member"),
@@ -179,10 +162,7 @@ class AdminCog(
     @app_commands.rename(member=locale_str("member"))
     async def member(self, interaction: discord.Interaction, member: discord.Member) -> None:
         """Show the limit that applies to a member and why."""
-        text = await self.admin.member_info(
-            _guild(interaction), member.id, _roles(member), locale=member_locale(interaction)
-        )
-        await self._reply(interaction, text)
+        await self._show(interaction, self.admin.member_info, member.id, _roles(member))
 
     # ------------------------------------------------------------ server
 
@@ -196,10 +176,7 @@ class AdminCog(
         self, interaction: discord.Interaction, credits: Credits | None = None
     ) -> None:
         """Set or clear the server's default daily limit."""
-        text = await self.admin.server_limit(
-            _guild(interaction), interaction.user.id, credits, locale=member_locale(interaction)
-        )
-        await self._reply(interaction, text)
+        await self._act(interaction, self.admin.server_limit, credits)
 
     @app_commands.command(
         name=locale_str("role-limit"),
@@ -213,14 +190,7 @@ class AdminCog(
         self, interaction: discord.Interaction, role: discord.Role, credits: Credits | None = None
     ) -> None:
         """Set or clear a role's limit; the most generous of a member's roles wins."""
-        text = await self.admin.role_limit(
-            _guild(interaction),
-            interaction.user.id,
-            role.id,
-            credits,
-            locale=member_locale(interaction),
-        )
-        await self._reply(interaction, text)
+        await self._act(interaction, self.admin.role_limit, role.id, credits)
 
     @app_commands.command(
         name=locale_str("stats"),
@@ -258,10 +228,7 @@ class AdminCog(
         self, interaction: discord.Interaction, count: app_commands.Range[int, 1, 25] = 10
     ) -> None:
         """Who changed what, newest first."""
-        await self._reply(
-            interaction,
-            await self.admin.audit(_guild(interaction), count, locale=member_locale(interaction)),
-        )
+        await self._show(interaction, self.admin.audit, count)
 
     # ------------------------------------------------------------ channels
 
@@ -271,14 +238,7 @@ class AdminCog(
         action: Literal["add", "remove", "clear", "list"],
         channel: discord.TextChannel | None = None,
     ) -> None:
-        text = await self.admin.channels(
-            _guild(interaction),
-            interaction.user.id,
-            action,
-            channel.id if channel else None,
-            locale=member_locale(interaction),
-        )
-        await self._reply(interaction, text)
+        await self._act(interaction, self.admin.channels, action, channel.id if channel else None)
 
     @channel.command(
         name=locale_str("add"),
@@ -330,14 +290,7 @@ class AdminCog(
         money: app_commands.Range[str, 1, 20] | None = None,
     ) -> None:
         """Set the server's daily caps."""
-        text = await self.admin.budget(
-            _guild(interaction),
-            interaction.user.id,
-            credits,
-            money,
-            locale=member_locale(interaction),
-        )
-        await self._reply(interaction, text)
+        await self._act(interaction, self.admin.budget, credits, money)
 
     @budget.command(
         name=locale_str("clear"),
@@ -345,24 +298,14 @@ class AdminCog(
     )
     async def budget_clear(self, interaction: discord.Interaction) -> None:
         """Remove the server's own caps."""
-        await self._reply(
-            interaction,
-            await self.admin.clear_budget(
-                _guild(interaction), interaction.user.id, locale=member_locale(interaction)
-            ),
-        )
+        await self._act(interaction, self.admin.clear_budget)
 
     @budget.command(
         name=locale_str("show"), description=locale_str("The cap in force and today's spend")
     )
     async def budget_show(self, interaction: discord.Interaction) -> None:
         """Show the caps and spend."""
-        await self._reply(
-            interaction,
-            await self.admin.budget_text(
-                _guild(interaction), "", locale=member_locale(interaction)
-            ),
-        )
+        await self._show(interaction, self.admin.budget_text, "")
 
 
 async def setup(bot: SoraBot) -> None:

@@ -81,22 +81,13 @@ def render(page: HistoryPage) -> tuple[discord.Embed, discord.ui.View]:
     embed = discord.Embed(title=t(locale, TITLE), description=page.text)
     view = discord.ui.View(timeout=None)
     if page.has_newer or page.has_older:
-        view.add_item(
-            HistoryButton(
-                page.user_id,
-                page.newer_offset,
-                label=t(locale, NEWER),
-                disabled=not page.has_newer,
+        for offset, label, enabled in (
+            (page.newer_offset, NEWER, page.has_newer),
+            (page.older_offset, OLDER, page.has_older),
+        ):
+            view.add_item(
+                HistoryButton(page.user_id, offset, label=t(locale, label), disabled=not enabled)
             )
-        )
-        view.add_item(
-            HistoryButton(
-                page.user_id,
-                page.older_offset,
-                label=t(locale, OLDER),
-                disabled=not page.has_older,
-            )
-        )
     return embed, view
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, Self, runtime_checkable
 
 import discord
 
@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 Buttons = Literal["cancel", "retry"] | None
 UNAVAILABLE = N_("Videos are unavailable.")
+
+Action = Literal["cancel", "retry", "cancel-confirm"]
 
 
 @runtime_checkable
@@ -64,85 +66,73 @@ async def _route(interaction: discord.Interaction, job_id: int, action: str) -> 
         await reply_error(interaction, exc, what=f"the {action} button of job {job_id}")
 
 
+class _JobButton:
+    """A persistent button of one job: its ``custom_id`` is ``video:<action>:<job id>``.
+
+    Mixed into each :class:`discord.ui.DynamicItem` below, which gives the
+    template; a click survives restarts and is routed by :func:`_route`.
+    """
+
+    action: Action
+    label: str  # a catalogue message, shown in the job's language
+    style: discord.ButtonStyle
+
+    def __init__(self, job_id: int, locale: str = DEFAULT_LOCALE) -> None:
+        super().__init__(  # type: ignore[call-arg]  # DynamicItem's, after this mixin
+            discord.ui.Button(
+                label=t(locale, self.label),
+                style=self.style,
+                custom_id=f"video:{self.action}:{job_id}",
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> Self:
+        """The button for the job id in a clicked ``custom_id``."""
+        return cls(int(match["job"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Hand the click to the job handler's method for this button."""
+        await _route(interaction, self.job_id, self.action)
+
+
 class CancelButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"video:cancel:(?P<job>\d+)"
+    _JobButton,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"video:cancel:(?P<job>\d+)",
 ):
     """Stops a running job; only its owner or a server manager may."""
 
-    def __init__(self, job_id: int, locale: str = DEFAULT_LOCALE) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=t(locale, "Cancel"),
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"video:cancel:{job_id}",
-            )
-        )
-        self.job_id = job_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> CancelButton:
-        """The button for the job id in a clicked ``custom_id``."""
-        return cls(int(match["job"]))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        """Hand the click to the handler, which cancels and tells the clicker what happened."""
-        await _route(interaction, self.job_id, "cancel")
+    action = "cancel"
+    label = N_("Cancel")
+    style = discord.ButtonStyle.secondary
 
 
 class RetryButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"video:retry:(?P<job>\d+)"
+    _JobButton,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"video:retry:(?P<job>\d+)",
 ):
     """Starts a new job with the same image and options (a new credit, the usual checks)."""
 
-    def __init__(self, job_id: int, locale: str = DEFAULT_LOCALE) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=t(locale, "Retry"),
-                style=discord.ButtonStyle.primary,
-                custom_id=f"video:retry:{job_id}",
-            )
-        )
-        self.job_id = job_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> RetryButton:
-        """The button for the job id in a clicked ``custom_id``."""
-        return cls(int(match["job"]))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        """Hand the click to the handler, which runs the usual `/video` flow."""
-        await _route(interaction, self.job_id, "retry")
+    action = "retry"
+    label = N_("Retry")
+    style = discord.ButtonStyle.primary
 
 
 class CancelConfirmButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"video:cancel-confirm:(?P<job>\d+)"
+    _JobButton,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"video:cancel-confirm:(?P<job>\d+)",
 ):
     """Confirms the Cancel of a job already sent to the provider (no refund)."""
 
-    def __init__(self, job_id: int, locale: str = DEFAULT_LOCALE) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=t(locale, "Cancel anyway"),
-                style=discord.ButtonStyle.danger,
-                custom_id=f"video:cancel-confirm:{job_id}",
-            )
-        )
-        self.job_id = job_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> CancelConfirmButton:
-        """The button for the job id in a clicked ``custom_id``."""
-        return cls(int(match["job"]))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        """Hand the click to the handler, which checks again and cancels without a refund."""
-        await _route(interaction, self.job_id, "cancel-confirm")
+    action = "cancel-confirm"
+    label = N_("Cancel anyway")
+    style = discord.ButtonStyle.danger
 
 
 def confirm_view(job_id: int, locale: str = DEFAULT_LOCALE) -> discord.ui.View:

@@ -50,7 +50,7 @@ async def run(settings: Settings) -> None:
     """Run the bot until it is closed by a signal or a fatal error."""
     async with (
         client_session(settings) as session,
-        Store.open(settings.database_path) as store,
+        Store.open(settings.database_location, pool_size=settings.database_pool_size) as store,
     ):
         provider = make_providers(session, settings.all_providers)
         async with SoraBot(

@@ -294,6 +294,16 @@ def providers_from_env(environ: Mapping[str, str]) -> tuple[ProviderSettings, ..
     return tuple(ProviderSettings.from_env(environ, name=name) for name in names)
 
 
+def _database_url(url: str | None) -> str | None:
+    """DATABASE_URL checked: a ``postgresql://`` URL, or None when unset."""
+    if not url:
+        return None
+    if not url.startswith(("postgresql://", "postgres://")):
+        # Never echo the value: it may hold the database password.
+        raise ConfigError("DATABASE_URL must start with postgresql:// (user:pass@host:port/dbname)")
+    return url
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything ``python -m bot`` needs: Discord, provider, database, limits."""
@@ -301,6 +311,9 @@ class Settings:
     discord_token: str = field(repr=False)
     provider: ProviderSettings  # the preferred provider (the first of ``providers``)
     database_path: str = "data/sora-bot.sqlite3"
+    # DATABASE_URL (postgresql://...) wins over database_path; out of repr: it holds a password.
+    database_url: str | None = field(default=None, repr=False)
+    database_pool_size: int = 10
     quota_per_day: int = 3
     guild_ids: tuple[int, ...] = ()
     max_concurrent_jobs: int = 3
@@ -357,6 +370,11 @@ class Settings:
         return self.shard_ids is None or 0 in self.shard_ids
 
     @property
+    def database_location(self) -> str:
+        """What ``Store.open`` takes: the PostgreSQL URL when set, else the SQLite file."""
+        return self.database_url or self.database_path
+
+    @property
     def all_providers(self) -> tuple[ProviderSettings, ...]:
         """Every configured provider, the preferred first."""
         return self.providers or (self.provider,)
@@ -400,6 +418,8 @@ class Settings:
             provider=providers[0],
             providers=providers if len(providers) > 1 else (),
             database_path=env.text("DATABASE_PATH", "data/sora-bot.sqlite3"),
+            database_url=_database_url(env.optional("DATABASE_URL")),
+            database_pool_size=env.integer("DATABASE_POOL_SIZE", 10, minimum=1, maximum=200),
             quota_per_day=env.integer("QUOTA_PER_DAY", 3),
             guild_ids=guild_ids,
             max_concurrent_jobs=env.integer("JOBS_MAX_CONCURRENT", 3, minimum=1, maximum=1000),

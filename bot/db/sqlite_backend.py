@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -28,6 +29,8 @@ from bot.db.migrate import rollback
 from bot.db.plan import Op, Plan
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 def _execute(conn: sqlite3.Connection, op: Op) -> Any:
@@ -81,6 +84,9 @@ def _transact(
         # change inside a transaction, hence around it.)
         conn.execute("PRAGMA synchronous = FULL")
     try:
+        if keep:
+            # Before the lock is taken (it may wait busy_timeout for another process).
+            log.debug("write transaction: %r", begin)
         conn.execute(begin)
         try:
             if abandoned.is_set():
@@ -149,6 +155,27 @@ class SqliteBackend:
             self._reader_thread.shutdown(wait=False)
         await loop.run_in_executor(self._writer_thread, self._writer.close)
         self._writer_thread.shutdown(wait=False)
+
+    async def on_connection(
+        self, fn: Callable[[sqlite3.Connection], T], *, reader: bool = False
+    ) -> T:
+        """Run ``fn(connection)`` on the writer's (or reader's) thread, between two plans.
+
+        For maintenance and tests (pragmas, fault injection): never in the
+        middle of a transaction, and never from the event loop's thread, where
+        sqlite3 would block the loop on the connection's mutex.
+        """
+        conn, thread = (
+            (self._reader, self._reader_thread)
+            if reader
+            else (
+                self._writer,
+                self._writer_thread,
+            )
+        )
+        if conn is None or thread is None:
+            raise ValueError("this database has no read-only connection")
+        return await asyncio.get_running_loop().run_in_executor(thread, fn, conn)
 
     async def _call(self, thread: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
         abandoned = threading.Event()

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from bot.db import Store
+from bot.db.sqlite_backend import SqliteBackend
 from bot.fake_provider.scenario import Scenario
 from tests.support.harness import KEY, App, running_app
 
@@ -50,17 +51,21 @@ async def disk_full(store: Store) -> AsyncIterator[None]:
     """No page can be added to the file any more (SQLITE_FULL), as on a full disk.
 
     ``max_page_count`` caps the file at its current size; VACUUM first empties the
-    free list, or SQLite would recycle a free page. The store's lock keeps both out of
-    the middle of one of its transactions (the private parts, as tests/db/ does).
+    free list, or SQLite would recycle a free page. Both run on the store's database
+    thread, between two of its transactions.
     """
-    conn = store._conn
-    async with store._lock, conn.execute("VACUUM"), conn.execute("PRAGMA max_page_count = 1"):
-        pass
+    backend = store._backend
+    assert isinstance(backend, SqliteBackend)
+
+    def cap(conn: sqlite3.Connection) -> None:
+        conn.execute("VACUUM")
+        conn.execute("PRAGMA max_page_count = 1")
+
+    await backend.on_connection(cap)  # between two of the store's transactions
     try:
         yield
     finally:
-        async with conn.execute("PRAGMA max_page_count = 1073741823"):
-            pass  # closing the cursor ends the statement (VACUUM needs none running)
+        await backend.on_connection(lambda conn: conn.execute("PRAGMA max_page_count = 1073741823"))
 
 
 def counts(app: App) -> tuple[int, int]:
@@ -89,7 +94,7 @@ async def test_locked_too_long_refuses_without_charging(tmp_path: Path) -> None:
 
 async def test_briefly_locked_database_just_delays_the_job(tmp_path: Path) -> None:
     async with running_app(tmp_path, "generations", slow(steps=3)) as app:
-        sqlite_log = logging.getLogger("aiosqlite")
+        sqlite_log = logging.getLogger("bot.db.sqlite_backend")
         async with write_locked(app.db):
             sqlite_log.setLevel(logging.DEBUG)  # to see the bot's write wait for the lock
             waiting = app.logs.event("'BEGIN IMMEDIATE'")

@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 
 from bot.db import Job, Store
+from bot.db.sqlite_backend import SqliteBackend
 from bot.ops.cache import Fresh
 from bot.ops.metrics import Metrics
 from bot.ops.server import HealthChecks
@@ -66,7 +67,8 @@ async def test_a_reservation_completes_while_scrapes_are_held_mid_query(
     big_store: Store,
 ) -> None:
     store = big_store
-    assert store._reader is not None
+    backend = store._backend
+    assert isinstance(backend, SqliteBackend)
     entered, release = threading.Event(), threading.Event()
 
     def hold() -> int:
@@ -75,7 +77,8 @@ async def test_a_reservation_completes_while_scrapes_are_held_mid_query(
         release.wait(GUARD)
         return 0  # carry on
 
-    await store._reader.set_progress_handler(hold, 1000)
+    # On the read connection's own thread (from the loop, sqlite3 would block it).
+    await backend.on_connection(lambda conn: conn.set_progress_handler(hold, 1000), reader=True)
     metrics = Metrics()
     scrapes = [asyncio.create_task(metrics.render(store)) for _ in range(10)]
     assert await asyncio.to_thread(entered.wait, GUARD)  # a scrape is mid-query now
@@ -93,7 +96,7 @@ async def test_a_reservation_completes_while_scrapes_are_held_mid_query(
     assert not any(scrape.done() for scrape in scrapes)  # still held: not in the way
 
     release.set()
-    await store._reader.set_progress_handler(None, 1000)  # type: ignore[arg-type]
+    await backend.on_connection(lambda conn: conn.set_progress_handler(None, 1000), reader=True)
     pages = await asyncio.wait_for(asyncio.gather(*scrapes), GUARD)
     assert len(set(pages)) == 1  # ten scrapes, one shared snapshot...
     assert store.reader_reads == 1  # ...read once, on the read-only connection

@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from bot.db import Store
+from bot.db.sqlite_backend import SqliteBackend
 from bot.ops import heartbeat as health
 from bot.ops.metrics import Metrics
 from bot.ops.server import HealthChecks, WebServer
@@ -112,9 +113,10 @@ async def test_disconnected_gateway_and_broken_database(tmp_path: Path) -> None:
             cached = checks["provider"]
             assert json.loads((await get(web.port, "/healthz"))[2])["checks"]["provider"] == cached
             # The database goes away under the bot: both its connections close.
-            await store._conn.close()
-            assert store._reader is not None
-            await store._reader.close()
+            backend = store._backend
+            assert isinstance(backend, SqliteBackend)
+            await backend.on_connection(lambda conn: conn.close())
+            await backend.on_connection(lambda conn: conn.close(), reader=True)
             status, _, body = await get(web.port, "/healthz")
             assert status == 503
             assert not json.loads(body)["checks"]["database"]["ok"]

@@ -280,7 +280,7 @@ class World:
         settings = bot_settings(self.discord, self.provider, self.db, **self.overrides, **overrides)
         async with (
             aiohttp.ClientSession() as session,
-            Store.open(self.db, busy_timeout=busy_timeout) as store,
+            Store.open(settings.database_location, busy_timeout=busy_timeout) as store,
         ):
             bot = SoraBot(
                 settings=settings,

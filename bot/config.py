@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from bot.rules.costs import CostTable, PriceTable, RuleError, parse_money
+from bot.rules.policy import Limits
 from bot.rules.prompt_filter import FilterError, PromptFilter
 
 Protocol = Literal["chat", "generations", "videos", "openrouter"]
@@ -396,6 +397,21 @@ class Settings:
         """Most money (micros) a server's own daily budget may be (``None``: no ceiling)."""
         ceiling = self.server_max_budget_micros
         return self.budget_server_daily_micros if ceiling is None else ceiling
+
+    @property
+    def limits(self) -> Limits:
+        """The numbers :mod:`bot.rules.policy` applies: daily limits, ceilings, caps."""
+        return Limits(
+            quota_per_day=self.quota_per_day,
+            daily_limit_ceiling=self.daily_limit_ceiling,
+            server_max_extra_credits=self.server_max_extra_credits,
+            budget_daily_credits=self.budget_daily_credits,
+            budget_daily_micros=self.budget_daily_micros,
+            budget_server_daily_credits=self.budget_server_daily_credits,
+            budget_server_daily_micros=self.budget_server_daily_micros,
+            budget_credits_ceiling=self.budget_credits_ceiling,
+            budget_micros_ceiling=self.budget_micros_ceiling,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -267,7 +267,7 @@ class AdminService:
     async def budget_text(self, guild_id: int, done: str, *, locale: str = DEFAULT_LOCALE) -> str:
         """The server's daily caps in force and today's spend (after ``done``, if any)."""
         guild = await self.store.guild_settings(guild_id)
-        cap_credits, cap_micros = server_budget(self.settings, guild)
+        cap_credits, cap_micros = server_budget(self.settings.limits, guild)
         spend = await self.store.spend(guild_id)
         caps = admin_text.cap_text(
             "", spend, cap_credits, cap_micros, self.settings.currency, locale
@@ -302,7 +302,7 @@ class AdminService:
         settings = self.settings
         budgets: list[tuple[str, Spend, int | None, int | None]] = []
         if guild_id is not None:
-            caps = server_budget(settings, await self.store.guild_settings(guild_id))
+            caps = server_budget(settings.limits, await self.store.guild_settings(guild_id))
             if caps != (None, None):
                 budgets.append(("server", await self.store.spend(guild_id, now=now), *caps))
         if settings.budget_daily_credits is not None or settings.budget_daily_micros is not None:

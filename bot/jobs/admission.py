@@ -67,7 +67,7 @@ async def admit(store: Store, settings: Settings, request: JobRequest, *, protoc
             raise Refusal("blocked", blocked)
         if not channel_allowed(snapshot.channels, request.channel_id, request.parent_channel_id):
             raise Refusal("channel", channels_message(snapshot.channels))
-        limit = member_limit(snapshot, settings).credits
+        limit = member_limit(snapshot, settings.limits).credits
         use_extra, guild = True, snapshot.guild
     price = settings.price_table.micros(request.model.name, request.duration, request.hd)
     try:
@@ -85,7 +85,7 @@ async def admit(store: Store, settings: Settings, request: JobRequest, *, protoc
             price_micros=price,
             use_extra=use_extra,
             max_extra=settings.server_max_extra_credits,
-            caps=spend_caps(settings, guild),
+            caps=spend_caps(settings.limits, guild),
             refund_allowance=settings.refund_allowance_per_day,
         )
     except RenderLimitExceeded as exc:
@@ -126,8 +126,8 @@ async def standing(
     extra, blocked = 0, False
     if guild_id is not None:
         snapshot = await store.policy_snapshot(guild_id, user_id, role_ids)
-        limit = member_limit(snapshot, settings)
-        extra = usable_extra(snapshot.member.extra_credits, settings)
+        limit = member_limit(snapshot, settings.limits)
+        extra = usable_extra(snapshot.member.extra_credits, settings.limits)
         blocked = snapshot.member.blocked
     usage = await store.usage(user_id, limit.credits, now=now)
     running = await store.running_count(user_id)

@@ -124,7 +124,7 @@ async def settings_chart(
     if guild_id is None:
         credits, micros = settings.budget_daily_credits, settings.budget_daily_micros
     else:
-        credits, micros = server_budget(settings, await store.guild_settings(guild_id))
+        credits, micros = server_budget(settings.limits, await store.guild_settings(guild_id))
     return await stats_chart(
         store,
         guild_id=guild_id,

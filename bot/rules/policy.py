@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
 from bot.db.guild_models import GuildSettings, PolicySnapshot, SpendCap
 from bot.db.models import Usage
@@ -30,48 +30,24 @@ from bot.db.models import Usage
 LimitSource = Literal["member", "role", "server", "bot"]
 
 
-class Settings(Protocol):
-    """The operator's numbers these rules read (``bot.config.Settings`` has them all).
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The operator's numbers these rules read, from ``Settings.limits``.
 
-    A protocol rather than an import keeps the rules below the configuration:
-    the configuration parses its values with :mod:`bot.rules`, never the reverse.
+    A value handed down rather than the settings imported keeps the rules below
+    the configuration, which parses its values with :mod:`bot.rules`. ``*_micros``
+    are money in millionths; ``None`` means no cap or no ceiling.
     """
 
-    @property
-    def quota_per_day(self) -> int:
-        """``QUOTA_PER_DAY``."""
-
-    @property
-    def daily_limit_ceiling(self) -> int:
-        """The most a server may set as a daily limit."""
-
-    @property
-    def server_max_extra_credits(self) -> int:
-        """The most extra credits a member may hold in one server."""
-
-    @property
-    def budget_daily_credits(self) -> int | None:
-        """The bot-wide daily credit cap."""
-
-    @property
-    def budget_daily_micros(self) -> int | None:
-        """The bot-wide daily money cap, in micros."""
-
-    @property
-    def budget_server_daily_credits(self) -> int | None:
-        """Every server's default daily credit cap."""
-
-    @property
-    def budget_server_daily_micros(self) -> int | None:
-        """Every server's default daily money cap, in micros."""
-
-    @property
-    def budget_credits_ceiling(self) -> int | None:
-        """The most credits a server's own budget may be."""
-
-    @property
-    def budget_micros_ceiling(self) -> int | None:
-        """The most money a server's own budget may be."""
+    quota_per_day: int
+    daily_limit_ceiling: int  # the most a server may set as a daily limit
+    server_max_extra_credits: int  # the most extra credits a member may hold in one server
+    budget_daily_credits: int | None = None  # bot-wide caps
+    budget_daily_micros: int | None = None
+    budget_server_daily_credits: int | None = None  # every server's default caps
+    budget_server_daily_micros: int | None = None
+    budget_credits_ceiling: int | None = None  # the most a server's own budget may be
+    budget_micros_ceiling: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,12 +101,12 @@ def _capped(limit: ResolvedLimit, ceiling: int | None) -> ResolvedLimit:
     return ResolvedLimit(ceiling, limit.source, limit.role_id, capped=True)
 
 
-def member_limit(snapshot: PolicySnapshot, settings: Settings) -> ResolvedLimit:
+def member_limit(snapshot: PolicySnapshot, settings: Limits) -> ResolvedLimit:
     """:func:`daily_limit` with the settings' default and ceiling."""
     return daily_limit(snapshot, settings.quota_per_day, settings.daily_limit_ceiling)
 
 
-def usable_extra(balance: int, settings: Settings) -> int:
+def usable_extra(balance: int, settings: Limits) -> int:
     """The extra credits a member may spend: their balance, at most ``SERVER_MAX_EXTRA_CREDITS``."""
     return max(min(balance, settings.server_max_extra_credits), 0)
 
@@ -144,7 +120,7 @@ def guild_allowed(allowed: Collection[int], guild_id: int | None) -> bool:
     return guild_id is None or not allowed or guild_id in allowed
 
 
-def spend_caps(settings: Settings, guild: GuildSettings | None) -> tuple[SpendCap, ...]:
+def spend_caps(settings: Limits, guild: GuildSettings | None) -> tuple[SpendCap, ...]:
     """The daily caps a job must fit: the bot's, and its server's (own setting or default)."""
     caps: list[SpendCap] = []
     if settings.budget_daily_credits is not None or settings.budget_daily_micros is not None:
@@ -156,7 +132,7 @@ def spend_caps(settings: Settings, guild: GuildSettings | None) -> tuple[SpendCa
     return tuple(caps)
 
 
-def server_budget(settings: Settings, guild: GuildSettings) -> tuple[int | None, int | None]:
+def server_budget(settings: Limits, guild: GuildSettings) -> tuple[int | None, int | None]:
     """A server's daily caps (credits, money in micros): its own, else the settings' default.
 
     A server's own cap above the operator's ceiling (``SERVER_MAX_BUDGET_*``)

@@ -62,17 +62,17 @@ def settings(**overrides: object) -> Settings:
 
 
 def test_spend_caps_from_settings_and_server_overrides() -> None:
-    assert spend_caps(settings(), GuildSettings(1)) == ()
+    assert spend_caps(settings().limits, GuildSettings(1)) == ()
     configured = settings(
         budget_daily_credits=100, budget_server_daily_credits=10, budget_server_daily_micros=MICROS
     )
-    assert spend_caps(configured, GuildSettings(1)) == (
+    assert spend_caps(configured.limits, GuildSettings(1)) == (
         SpendCap("bot", 100, None),
         SpendCap("server", 10, MICROS),
     )
     own = GuildSettings(1, budget_credits=4)
-    assert server_budget(configured, own) == (4, MICROS)
-    assert spend_caps(configured, None) == (SpendCap("bot", 100, None),)
+    assert server_budget(configured.limits, own) == (4, MICROS)
+    assert spend_caps(configured.limits, None) == (SpendCap("bot", 100, None),)
 
 
 def test_channel_allowed_with_threads() -> None:
@@ -160,16 +160,16 @@ def test_ceilings_hold_server_level_limits_but_not_the_bots_default() -> None:
 
 
 def test_member_limit_uses_quota_per_day_as_the_default_ceiling() -> None:
-    assert member_limit(snapshot(member=50), settings(quota_per_day=3)).credits == 3
+    assert member_limit(snapshot(member=50), settings(quota_per_day=3).limits).credits == 3
     raised = settings(quota_per_day=3, server_max_daily_limit=20)
-    assert member_limit(snapshot(member=50), raised).credits == 20
-    assert member_limit(snapshot(member=0), raised).credits == 0
+    assert member_limit(snapshot(member=50), raised.limits).credits == 20
+    assert member_limit(snapshot(member=0), raised.limits).credits == 0
 
 
 def test_usable_extra_is_the_balance_held_to_its_ceiling() -> None:
-    assert usable_extra(7, settings()) == 0  # extra credits are off by default
-    assert usable_extra(7, settings(server_max_extra_credits=5)) == 5
-    assert usable_extra(2, settings(server_max_extra_credits=5)) == 2
+    assert usable_extra(7, settings().limits) == 0  # extra credits are off by default
+    assert usable_extra(7, settings(server_max_extra_credits=5).limits) == 5
+    assert usable_extra(2, settings(server_max_extra_credits=5).limits) == 2
 
 
 def test_server_budget_is_held_to_its_ceiling_and_the_default_is_the_ceiling() -> None:
@@ -177,13 +177,13 @@ def test_server_budget_is_held_to_its_ceiling_and_the_default_is_the_ceiling() -
     assert default_caps.budget_credits_ceiling == 10
     assert default_caps.budget_micros_ceiling == MICROS
     over = GuildSettings(1, budget_credits=500, budget_micros=100 * MICROS)
-    assert server_budget(default_caps, over) == (10, MICROS)
-    assert server_budget(default_caps, GuildSettings(1, budget_credits=4)) == (4, MICROS)
+    assert server_budget(default_caps.limits, over) == (10, MICROS)
+    assert server_budget(default_caps.limits, GuildSettings(1, budget_credits=4)) == (4, MICROS)
     # Without a default cap a server's own cap stands, unless a ceiling is set.
-    assert server_budget(settings(), over) == (500, 100 * MICROS)
+    assert server_budget(settings().limits, over) == (500, 100 * MICROS)
     ceiling = settings(server_max_budget_credits=50, server_max_budget_micros=2 * MICROS)
-    assert server_budget(ceiling, over) == (50, 2 * MICROS)
-    assert spend_caps(ceiling, over) == (SpendCap("server", 50, 2 * MICROS),)
+    assert server_budget(ceiling.limits, over) == (50, 2 * MICROS)
+    assert spend_caps(ceiling.limits, over) == (SpendCap("server", 50, 2 * MICROS),)
 
 
 def test_guild_allowed() -> None:

@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from bot.rules.costs import CostTable, PriceTable, RuleError, parse_money
 from bot.rules.policy import Limits
 from bot.rules.prompt_filter import FilterError, PromptFilter
+
+N = TypeVar("N", int, float)
+
+
+def _plain(value: float) -> str:
+    """``5``, ``0.5``, ``2147483648``: a bound as the operator would write it."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
 
 Protocol = Literal["chat", "generations", "videos", "openrouter"]
 PROTOCOLS: tuple[Protocol, ...] = ("chat", "generations", "videos", "openrouter")
@@ -102,27 +110,32 @@ class _Env:
     def number(
         self, name: str, default: float, *, minimum: float = 0, maximum: float | None = None
     ) -> float:
-        raw = self.text(name, str(default))
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ConfigError(f"{name} must be a number (got {raw!r})") from None
-        if value < minimum or (maximum is not None and value > maximum):
-            upper = f" and at most {maximum:g}" if maximum is not None else ""
-            raise ConfigError(f"{name} must be at least {minimum:g}{upper} (got {raw!r})")
-        return value
+        """A real number within ``[minimum, maximum]``."""
+        return self._bounded(name, str(default), float, "a number", minimum, maximum)
 
     def integer(
         self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None
     ) -> int:
-        raw = self.text(name, str(default))
+        """A whole number within ``[minimum, maximum]``."""
+        return self._bounded(name, str(default), int, "a whole number", minimum, maximum)
+
+    def _bounded(
+        self,
+        name: str,
+        default: str,
+        parse: Callable[[str], N],
+        kind: str,
+        minimum: float,
+        maximum: float | None,
+    ) -> N:
+        raw = self.text(name, default)
         try:
-            value = int(raw)
+            value = parse(raw)
         except ValueError:
-            raise ConfigError(f"{name} must be a whole number (got {raw!r})") from None
+            raise ConfigError(f"{name} must be {kind} (got {raw!r})") from None
         if value < minimum or (maximum is not None and value > maximum):
-            upper = f" and at most {maximum}" if maximum is not None else ""
-            raise ConfigError(f"{name} must be at least {minimum}{upper} (got {raw!r})")
+            upper = f" and at most {_plain(maximum)}" if maximum is not None else ""
+            raise ConfigError(f"{name} must be at least {_plain(minimum)}{upper} (got {raw!r})")
         return value
 
     def boolean(self, name: str, default: bool) -> bool:

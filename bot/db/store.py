@@ -37,6 +37,7 @@ from bot.db.dialect import cap_lock, is_database_url, member_lock
 from bot.db.errors import QuotaExceeded, TooManyRunning
 from bot.db.guild_models import SpendCap
 from bot.db.guilds import GuildStore
+from bot.db.leases import LeaseStore
 from bot.db.models import (
     ACTIVE_STATUSES,
     FINAL_STATUSES,
@@ -58,7 +59,7 @@ from bot.db.sqlite_backend import SqliteBackend
 log = logging.getLogger(__name__)
 
 
-class Store(BillingStore, GuildStore, ReportStore, JobReads, SeriesStore):
+class Store(BillingStore, GuildStore, ReportStore, JobReads, SeriesStore, LeaseStore):
     """Jobs and credits in SQLite or PostgreSQL. Create it with ``async with Store.open(...)``.
 
     The server and member settings, audit log, stats and metrics live in the

@@ -19,6 +19,15 @@ from bot.providers.errors import ProviderError, UnsupportedOption
 
 Orientation = Literal["portrait", "landscape"]
 ORIENTATIONS: tuple[Orientation, ...] = ("portrait", "landscape")
+#: The aspect ratio each orientation asks for, in every protocol's notation.
+ASPECT_RATIOS: dict[Orientation, str] = {"portrait": "9:16", "landscape": "16:9"}
+#: The standard 720p frame of each orientation (the Sora-2 resellers' input size).
+SIZES_720P: dict[Orientation, tuple[int, int]] = {
+    "portrait": (720, 1280),
+    "landscape": (1280, 720),
+}
+#: The models the Sora-2 reseller protocols offer when none is configured.
+SORA_MODELS = ("sora-2", "sora-2-pro")
 
 
 @dataclass(frozen=True, slots=True)

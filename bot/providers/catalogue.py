@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bot.providers.base import ModelSpec, Orientation
+from bot.providers.base import ASPECT_RATIOS, ModelSpec, Orientation
 from bot.providers.errors import ProviderProtocolError
 
-ASPECT_RATIOS: dict[Orientation, str] = {"portrait": "9:16", "landscape": "16:9"}
 BASE_RESOLUTION = "720p"  # what a job renders at without HD, when the model lists it
 HD_RESOLUTION = "1080p"  # preferred HD step (4K would multiply the price for little gain)
 MAX_DURATION = 120  # longer "durations" are nonsense for a chat bot's clips

@@ -32,7 +32,9 @@ import aiohttp
 
 from bot.config import ProviderSettings
 from bot.providers.base import (
+    ASPECT_RATIOS,
     END_EVENTS,
+    SIZES_720P,
     Capabilities,
     Completed,
     Event,
@@ -61,8 +63,8 @@ from bot.providers.textparse import StreamTranscript, extract_video_url, failure
 log = logging.getLogger(__name__)
 
 PATH = "/v1/chat/completions"
-SIZES: dict[Orientation, tuple[int, int]] = {"portrait": (720, 1280), "landscape": (1280, 720)}
-RATIOS: dict[Orientation, str] = {"portrait": "9:16", "landscape": "16:9"}
+SIZES = SIZES_720P
+RATIOS = ASPECT_RATIOS
 PROMPT_DURATIONS = (5, 10, 15)  # options in the prompt: at most 15 s
 MODEL_DURATIONS = (10, 15, 25)  # model suffixes "-15s"/"-25s"; none means 10 s
 MODEL_BASE_DURATION = 10

@@ -15,12 +15,14 @@ import aiohttp
 
 from bot.config import ProviderSettings
 from bot.providers.base import (
+    ASPECT_RATIOS,
+    SIZES_720P,
+    SORA_MODELS,
     Capabilities,
     Completed,
     Event,
     Failed,
     ModelSpec,
-    Orientation,
     VideoRequest,
 )
 from bot.providers.errors import ProviderProtocolError, failure_from_text
@@ -33,9 +35,8 @@ from bot.providers.tasks import TaskProvider, task_status_reader, warn_image_siz
 log = logging.getLogger(__name__)
 
 SUBMIT_PATH = "/v2/videos/generations"
-DEFAULT_MODELS = ("sora-2", "sora-2-pro")
-SIZES: dict[Orientation, tuple[int, int]] = {"portrait": (720, 1280), "landscape": (1280, 720)}
-ASPECT_RATIOS: dict[Orientation, str] = {"portrait": "9:16", "landscape": "16:9"}
+DEFAULT_MODELS = SORA_MODELS
+SIZES = SIZES_720P
 
 
 def model_spec(name: str) -> ModelSpec:

@@ -64,7 +64,6 @@ from bot.providers.catalogue import (
     fallback_model,
     parse_catalogue,
 )
-from bot.providers.content import MAX_VIDEO_BYTES, fetch_content
 from bot.providers.errors import (
     GenerationFailed,
     JobCancelled,
@@ -95,14 +94,9 @@ class OpenRouterProvider(TaskProvider):
     id_name = "job"
 
     def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        settings: ProviderSettings,
-        *,
-        max_video_bytes: int = MAX_VIDEO_BYTES,
+        self, session: aiohttp.ClientSession, settings: ProviderSettings, **limits: int
     ) -> None:
-        super().__init__(session, settings)
-        self.max_video_bytes = max_video_bytes
+        super().__init__(session, settings, **limits)  # max_video_bytes, see TaskProvider
         # PROVIDER_BASE_URL may be the origin or OpenRouter's documented .../api/v1
         # (config strips the /v1): the API lives under /api/v1 either way.
         self.path = ("" if settings.base_url.endswith("/api") else "/api") + "/v1/videos"
@@ -266,14 +260,8 @@ class OpenRouterProvider(TaskProvider):
 
     async def download(self, job_id: str) -> Event:
         """The finished video from ``/content?index=0`` (with auth): :func:`fetch_content`."""
-        return await fetch_content(
-            self.http,
-            self.job_path(job_id) + "/content",
-            f"openrouter job {job_id}",
-            gone="the finished video is no longer available",
-            max_bytes=self.max_video_bytes,
-            params={"index": "0"},
-        )
+        gone = "the finished video is no longer available"
+        return await self.fetch_job_content(job_id, gone, params={"index": "0"})
 
 
 def _error_text(error: object) -> str:

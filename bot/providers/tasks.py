@@ -26,6 +26,7 @@ from bot.providers.base import (
     Submitted,
     VideoRequest,
 )
+from bot.providers.content import MAX_VIDEO_BYTES, fetch_content
 from bot.providers.errors import ProviderError, ProviderProtocolError
 from bot.providers.http import JSONResponse, ProviderHTTP
 from bot.providers.normalize import find_task_id, normalize_status, unwrap_envelope
@@ -89,8 +90,15 @@ class TaskProvider:
     path = ""
     capabilities: Capabilities
 
-    def __init__(self, session: aiohttp.ClientSession, settings: ProviderSettings) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        settings: ProviderSettings,
+        *,
+        max_video_bytes: int = MAX_VIDEO_BYTES,
+    ) -> None:
         self.settings = settings
+        self.max_video_bytes = max_video_bytes  # a downloaded result larger than this fails
         self.http = ProviderHTTP(session, settings)
         self.hooks: HookRegistry | None = None
         self.log = logging.getLogger(type(self).__module__)
@@ -98,6 +106,22 @@ class TaskProvider:
     def job_path(self, task_id: str) -> str:
         """The URL path of one job."""
         return f"{self.path}/{quote(task_id, safe='')}"
+
+    async def fetch_job_content(
+        self, task_id: str, gone: str, params: Mapping[str, str] | None = None
+    ) -> Event:
+        """A finished job's ``/content`` (the mp4, or a JSON link) through :func:`fetch_content`.
+
+        ``gone`` is the failure reason when the provider no longer has the file.
+        """
+        return await fetch_content(
+            self.http,
+            self.job_path(task_id) + "/content",
+            f"{self.name} job {task_id}",
+            gone=gone,
+            max_bytes=self.max_video_bytes,
+            params=params,
+        )
 
     async def submit(self, request: VideoRequest, hook: Hook | None) -> tuple[JSONResponse, str]:
         """Send ``request``; returns the provider's answer and a log detail of what was sent."""

@@ -19,6 +19,8 @@ import aiohttp
 
 from bot.config import ProviderSettings
 from bot.providers.base import (
+    SIZES_720P,
+    SORA_MODELS,
     Capabilities,
     Completed,
     Event,
@@ -27,7 +29,6 @@ from bot.providers.base import (
     Orientation,
     VideoRequest,
 )
-from bot.providers.content import MAX_VIDEO_BYTES, fetch_content
 from bot.providers.errors import (
     ContentRejected,
     ProviderError,
@@ -44,8 +45,8 @@ from bot.providers.tasks import TaskProvider, task_status_reader, warn_image_siz
 log = logging.getLogger(__name__)
 
 SUBMIT_PATH = "/v1/videos"
-DEFAULT_MODELS = ("sora-2", "sora-2-pro")
-SIZES: dict[Orientation, tuple[int, int]] = {"portrait": (720, 1280), "landscape": (1280, 720)}
+DEFAULT_MODELS = SORA_MODELS
+SIZES = SIZES_720P
 HD_SIZES: dict[Orientation, tuple[int, int]] = {
     "portrait": (1024, 1792),
     "landscape": (1792, 1024),
@@ -90,14 +91,9 @@ class VideosProvider(TaskProvider):
     path = SUBMIT_PATH
 
     def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        settings: ProviderSettings,
-        *,
-        max_video_bytes: int = MAX_VIDEO_BYTES,
+        self, session: aiohttp.ClientSession, settings: ProviderSettings, **limits: int
     ) -> None:
-        super().__init__(session, settings)
-        self.max_video_bytes = max_video_bytes
+        super().__init__(session, settings, **limits)  # max_video_bytes, see TaskProvider
         names = ordered_models(settings.model, settings.models, DEFAULT_MODELS)
         self.capabilities = Capabilities(
             models=tuple(model_spec(n) for n in names), resumable=True, cancellable=True
@@ -168,10 +164,4 @@ class VideosProvider(TaskProvider):
         Raises typed errors for the poll loop to judge (transient ones are retried
         on the next poll); a 404/410 means the short-lived download expired.
         """
-        return await fetch_content(
-            self.http,
-            self.job_path(video_id) + "/content",
-            f"videos job {video_id}",
-            gone="the video's download link expired",
-            max_bytes=self.max_video_bytes,
-        )
+        return await self.fetch_job_content(video_id, "the video's download link expired")

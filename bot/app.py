@@ -15,7 +15,7 @@ import asyncio
 import hashlib
 import json
 import logging
-from typing import Any, cast
+from typing import Any
 
 import aiohttp
 import discord
@@ -34,7 +34,6 @@ from bot.ops.server import HealthChecks, WebServer
 from bot.providers.base import Provider
 from bot.providers.registry import provider_set
 from bot.rules.policy import guild_allowed
-from bot.shards import ClusterStore
 from bot.ui import admin_text
 from bot.ui.buttons import CancelButton, CancelConfirmButton, RetryButton
 
@@ -42,13 +41,6 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.video", "cogs.quota", "cogs.admin", "cogs.history", "cogs.models")
 COMMAND_HASH_KEY = "command_sync_hash"
-
-
-def jobs_store(settings: Settings, store: Store) -> Store:
-    """The store the job service uses: a shard cluster resumes only its own guilds' jobs."""
-    if settings.shard_ids is None or settings.shard_count is None:
-        return store  # this process holds every shard: every job is its own
-    return cast(Store, ClusterStore(store, settings.shard_ids, settings.shard_count))
 
 
 class SoraTree(app_commands.CommandTree["SoraBot"]):
@@ -103,7 +95,7 @@ class SoraBot(commands.AutoShardedBot):
         metrics.watch_providers(self.provider.health)
         self.jobs = JobService(
             settings=settings,
-            store=jobs_store(settings, store),
+            store=store,  # shared: each job is held by the lease of one live process
             provider=self.provider,
             session=session,
             client=self,

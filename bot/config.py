@@ -371,6 +371,9 @@ class Settings:
     media_dir: str | None = None  # default: "media" beside the database file
     media_max_bytes: int = 2 * 1024**3
     reconcile_interval: float = 60.0
+    # How long a job's lease lasts without renewal: a dead process's jobs are resumed
+    # elsewhere within it (README "Running on several machines" > "Jobs and leases").
+    job_lease_seconds: float = 30.0
     # Several providers (PROVIDERS), in order of preference; empty: just ``provider``.
     providers: tuple[ProviderSettings, ...] = ()
     # Shard clusters (README "Running on several machines"): ``None`` is discord.py's
@@ -528,6 +531,7 @@ def _push_settings(env: _Env) -> dict[str, Any]:
         "media_dir": env.optional("MEDIA_DIR"),
         "media_max_bytes": env.integer("MEDIA_MAX_BYTES", 2 * 1024**3, minimum=0),
         "reconcile_interval": env.number("RECONCILE_INTERVAL", 60.0, minimum=0.01),
+        "job_lease_seconds": env.number("JOB_LEASE_SECONDS", 30.0, minimum=0.5, maximum=3600),
     }
 
 

@@ -62,6 +62,10 @@ _RELEASE: Final = (
     "UPDATE jobs SET lease_owner = NULL, lease_expires = 0, slot_at = NULL"
     f" WHERE lease_owner = :owner AND status IN {_ACTIVE}"
 )
+_LEASED: Final = (
+    f"SELECT {JOB_COLUMNS} FROM jobs WHERE lease_owner = ? AND status IN {_ACTIVE}"
+    " ORDER BY created_at, id"
+)
 _HOLDER: Final = (
     "SELECT lease_owner FROM jobs WHERE id = ? AND status IN "
     f"{_ACTIVE} AND lease_owner IS NOT NULL AND lease_expires >= ?"
@@ -170,6 +174,10 @@ class LeaseStore(StoreBase):
     async def release_leases(self, owner: str) -> int:
         """Give up every lease ``owner`` holds (a clean shutdown): claimable at once."""
         return await self._run(_RELEASE, {"owner": owner})
+
+    async def leased_jobs(self, owner: str) -> list[Job]:
+        """The unfinished jobs ``owner`` holds, oldest first."""
+        return await self._jobs(_LEASED, (owner,))
 
     async def lease_holder(self, job_id: int, *, now: datetime | None = None) -> str | None:
         """The owner whose live lease holds ``job_id``, or None."""

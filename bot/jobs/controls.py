@@ -53,6 +53,7 @@ class JobControls:
     store: Store
     provider: Provider
     client: discord.Client
+    owner: str
     runs: dict[int, JobRun]
     ensure_accepting: Callable[[], None]
     launch: Callable[..., Awaitable[None]]
@@ -141,6 +142,12 @@ class JobControls:
         done = CANCELLED_KEPT if billable else CANCELLED
         if run is not None:  # the run settles itself; an ended one only has its message to go
             return done if run.request_cancel(by, keep_credit=billable) else FINISHED
+        holder = await self.store.lease_holder(job_id)
+        if holder is not None and holder != self.owner:
+            # Another live process runs it: it reads the request at its next lease
+            # renewal and settles the job itself (provider cancel, refund, message).
+            asked = await self.store.ask_cancel(job_id, by, keep_credit=billable)
+            return done if asked else FINISHED
         refund = not billable
         if await ledger.settle(self.store, job_id, "cancelled", error="cancelled", refund=refund):
             return done

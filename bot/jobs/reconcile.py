@@ -6,10 +6,12 @@ Two kinds of job can be left unfinished while the bot runs on:
   (:class:`~bot.jobs.ledger.Unsettled`): its member was told, but it still
   counts as running and blocks them. Its settlement is retried, as recorded,
   until it sticks;
-- an unfinished job in the database that no run of this process owns (a run
-  that crashed, a job left queued). It is handed to the job service, which
-  resumes it (task id, resumable provider), starts it (queued, never sent) or
-  fails and refunds it, exactly as after a restart.
+- an unfinished job this process holds the lease of (see :mod:`bot.jobs.leases`)
+  that no run of it owns (a run that crashed, a job left queued). Jobs other
+  processes hold are theirs; those of dead processes are claimed by the lease
+  keeper. It is handed to the job service, which resumes it (task id,
+  resumable provider), starts it (queued, never sent) or fails and refunds
+  it, exactly as after a restart.
 
 A job must look stray on two passes in a row before it is touched: one just
 accepted, whose run is about to start, is never mistaken for a stray. Jobs a
@@ -26,6 +28,7 @@ import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
 
 from bot.db import Store, StoreError
+from bot.db.models import Job
 from bot.jobs.ledger import Unsettled
 
 log = logging.getLogger(__name__)
@@ -36,6 +39,9 @@ Resume = Callable[[set[int]], Awaitable[int]]
 class Reconciler:
     """The periodic pass; ``live`` names the jobs this process runs now.
 
+    ``unfinished()`` lists the unfinished jobs this process answers for (by
+    default every one in the database: a single process).
+
     ``resume(ids)`` carries on the unfinished jobs among ``ids`` (resumed,
     started, or failed and refunded) and returns how many it started.
     ``chores`` run first on every pass (e.g. removing expired served videos).
@@ -45,6 +51,7 @@ class Reconciler:
         self,
         *,
         store: Store,
+        unfinished: Callable[[], Awaitable[list[Job]]] | None = None,
         unsettled: Unsettled,
         live: Callable[[], Collection[int]],
         resume: Resume,
@@ -52,6 +59,7 @@ class Reconciler:
         chores: Sequence[Callable[[], object]] = (),
     ) -> None:
         self.store = store
+        self.unfinished = unfinished or store.unfinished_jobs
         self.unsettled = unsettled
         self.live = live
         self.resume = resume
@@ -89,7 +97,7 @@ class Reconciler:
         if len(self.unsettled):
             await self.unsettled.retry(self.store)
         try:
-            jobs = await self.store.unfinished_jobs()
+            jobs = await self.unfinished()
         except StoreError as exc:
             log.warning("reconciler: could not list unfinished jobs: %s", exc)
             return

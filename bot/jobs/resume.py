@@ -1,4 +1,4 @@
-"""Carrying jobs on after a restart: resume what the provider still has, end the rest.
+"""Carrying jobs on after a restart or another process's death: resume, start or end them.
 
 A mixin of :class:`bot.jobs.service.JobService`, which owns the runs; the
 reconciler also calls :meth:`JobResumer.resume_unfinished` for stray jobs.
@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 
+from bot.config import Settings
 from bot.db import Store
 from bot.db.models import Job
 from bot.errors import UserError
@@ -30,6 +31,8 @@ class JobResumer:
     """Resumes unfinished jobs, for the service that owns the runs (see ``JobService``)."""
 
     # Provided by the service this is mixed into.
+    settings: Settings
+    owner: str
     store: Store
     provider: Provider
     context: RunContext
@@ -38,17 +41,30 @@ class JobResumer:
     start: Callable[..., asyncio.Task[None] | None]
 
     async def resume_unfinished(self, only: Collection[int] | None = None) -> int:
-        """Carry on every job that had not ended when the bot stopped; returns how many.
+        """Carry on unfinished jobs this process may take; returns how many were started.
 
-        ``only`` limits it to those job ids (the reconciler's strays). A job a run
+        Without ``only`` (at start-up) these are the jobs whose lease expired or
+        was released: their process is gone, and each is claimed by exactly one
+        process (see :mod:`bot.db.leases`). ``only`` names the reconciler's
+        strays, jobs this process holds but no run of it carries. A job a run
         of this process owns, or whose settlement waits for the reconciler, is skipped.
+        """
+        if only is None:
+            jobs = await self.store.claim_expired(self.owner, self.settings.job_lease_seconds)
+        else:
+            jobs = [j for j in await self.store.leased_jobs(self.owner) if j.id in only]
+        return await self.resume_jobs(jobs)
+
+    async def resume_jobs(self, jobs: Iterable[Job]) -> int:
+        """Resume what the provider still has of ``jobs``, start the never sent, end the rest.
+
+        Chat-protocol jobs (not resumable) that were sent are failed and
+        refunded, with a Retry button, exactly as after a restart.
         """
         resumable = self.provider.capabilities.resumable
         carried = 0
-        for job in await self.store.unfinished_jobs():
+        for job in jobs:
             if job.id in self.runs or job.id in self.context.unsettled:
-                continue
-            if only is not None and job.id not in only:
                 continue
             messenger = self.messenger(job)
             try:

@@ -17,6 +17,7 @@ import discord
 
 from bot.config import Settings
 from bot.db import Store, StoreError
+from bot.db.leases import owner_id
 from bot.db.models import Job
 from bot.errors import Refusal, UserError
 from bot.i18n import N_, msg
@@ -25,6 +26,7 @@ from bot.jobs.admission import admit
 from bot.jobs.background import TaskSet
 from bot.jobs.context import RunContext
 from bot.jobs.controls import JobControls
+from bot.jobs.leases import LeaseKeeper
 from bot.jobs.member import for_member
 from bot.jobs.reconcile import Reconciler
 from bot.jobs.request import JobRequest
@@ -72,6 +74,8 @@ class JobService(JobControls, JobResumer):
         self.runs: dict[int, JobRun] = {}
         self.closing = False
         self._on_refused = on_refused
+        #: This process among those sharing the database: it holds the leases of its jobs.
+        self.owner = owner_id()
         # One edit scheduler for every job's progress message (Discord's rate limits).
         self.edits = EditScheduler(settings.progress_interval, settings.edit_budget)
         self.context = RunContext(
@@ -96,11 +100,19 @@ class JobService(JobControls, JobResumer):
         served = self.context.served
         self.reconciler = Reconciler(
             store=store,
+            unfinished=lambda: store.leased_jobs(self.owner),
             unsettled=self.context.unsettled,
             live=lambda: self.runs,
             resume=lambda ids: self.resume_unfinished(only=ids),
             interval=settings.reconcile_interval,
             chores=[served.purge] if served is not None else [],
+        )
+        self.leases = LeaseKeeper(
+            store=store,
+            owner=self.owner,
+            seconds=settings.job_lease_seconds,
+            runs=lambda: self.runs,
+            resume=self.resume_jobs,
         )
 
     async def open(self) -> None:
@@ -110,6 +122,7 @@ class JobService(JobControls, JobResumer):
         if self.hook_server is not None:
             await self.hook_server.start()
         self.reconciler.start()
+        self.leases.start()
 
     def ensure_accepting(self) -> None:
         """Refuse new work once shutdown has begun."""
@@ -123,9 +136,10 @@ class JobService(JobControls, JobResumer):
 
         The rules (prompt filter, blocks, channels, limits, extra credits, budget
         caps) and their refusal messages live in :mod:`bot.jobs.admission`.
+        The job is held by this process's lease from the start.
         """
         try:
-            return await admit(self.store, self.settings, request, protocol=self.provider.name)
+            job = await admit(self.store, self.settings, request, protocol=self.provider.name)
         except StoreError as exc:
             log.error("reserving a credit failed: %s", exc)
             raise UserError(
@@ -134,6 +148,8 @@ class JobService(JobControls, JobResumer):
                     "please try again in a minute."
                 )
             ) from None
+        await self._hold(job)
+        return job
 
     async def launch(
         self, interaction: discord.Interaction, request: JobRequest, *, resolved: bool = False
@@ -190,6 +206,17 @@ class JobService(JobControls, JobResumer):
         log.info("job %s accepted for user %s", job.id, interaction.user.id)
         self.start(job, request, self.messenger(job, interaction, message_id=message_id))
 
+    async def _hold(self, job: Job) -> None:
+        """Take the new job's lease: no other process may claim it while this one lives.
+
+        Without it (the database refused) the job is still safe: a job never
+        leased is claimable only once older than a lease, by then long running here.
+        """
+        try:
+            await self.store.take_lease(job.id, self.owner, self.settings.job_lease_seconds)
+        except StoreError as exc:
+            log.warning("job %s: could not take its lease: %s", job.id, exc)
+
     async def refund(self, job: Job, reason: str) -> None:
         """End an accepted job that never started (e.g. the defer failed)."""
         await ledger.settle(self.store, job.id, "failed", error=reason)
@@ -244,8 +271,11 @@ class JobService(JobControls, JobResumer):
     async def close(self) -> None:
         """Stop: jobs that can be resumed are left for the next start, the rest settle."""
         self.closing = True
+        await self.leases.stop()
         await self.reconciler.stop()
         await self.tasks.cancel_all(timeout=7.0)
+        # After the runs paused: the next process (or another one now) resumes them at once.
+        await self.leases.release()
         await self.edits.close()
         if self.hook_server is not None:
             await self.hook_server.close()

@@ -163,7 +163,7 @@ async def test_a_cluster_reports_its_shards_and_sees_only_their_guilds(tmp_path:
         assert fake.commands.syncs  # holding shard 0, it synced
 
 
-async def test_a_cluster_leaves_the_other_clusters_running_jobs_alone(tmp_path: Path) -> None:
+async def test_a_cluster_leaves_a_job_alone_while_its_lease_lives(tmp_path: Path) -> None:
     scenario = Scenario(api_key=KEY, never_finish=True, step_delay=0.02)
     async with running_world(tmp_path, scenario=scenario) as world:
         fake, provider = world.discord, world.provider
@@ -177,10 +177,12 @@ async def test_a_cluster_leaves_the_other_clusters_running_jobs_alone(tmp_path: 
             await fake.wait_for(lambda: any(p > 0 for p in percents(ix)))  # sent and polled
             [job] = await second.store.unfinished_jobs()  # the shared database holds it
             assert job.guild_id == zero.id and job.id in first.bot.jobs.runs
-            # At its start and in every reconciler pass, the other cluster must not take it
-            # for a stray (two passes in a row would make it one).
+            # While the first cluster's lease on it lives, the second neither claims it (at
+            # its start, or on any lease tick) nor takes it for a stray of its own.
+            assert await second.store.lease_holder(job.id) == first.bot.jobs.owner
             assert await second.bot.jobs.resume_unfinished() == 0
             for _ in range(3):
+                assert await second.bot.jobs.leases.tick() == 0
                 await second.bot.jobs.reconciler.run_once()
             assert job.id not in second.bot.jobs.runs
             assert provider.recorder.submissions == 1

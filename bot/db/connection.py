@@ -8,7 +8,9 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from bot.db.errors import StoreError, wrap_sqlite_error
@@ -102,10 +104,26 @@ def prepare_file(path: Path) -> None:
         raise StoreError(f"cannot create database file {path}: {exc}") from exc
 
 
+def _journal_mode_wal(conn: sqlite3.Connection, busy_timeout: float) -> Any:
+    """``PRAGMA journal_mode = WAL``, retried while another connection is switching it.
+
+    SQLite answers "database is locked" at once, without its busy handler,
+    when two connections open a fresh file and switch it to WAL together.
+    """
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            return conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)  # on the database thread, not the event loop
+
+
 def configure(conn: sqlite3.Connection, busy_timeout: float) -> int:
     """Set the per-connection pragmas and migrate; return the schema version."""
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000):d}")
-    row = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+    row = _journal_mode_wal(conn, busy_timeout)
     if row is None or str(row[0]).lower() != "wal":
         # e.g. :memory: or a filesystem without shared memory: still correct, less concurrent.
         log.warning("database journal_mode is %s, not wal", row[0] if row else None)

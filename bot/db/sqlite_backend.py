@@ -1,11 +1,13 @@
-"""Running plans on SQLite: each whole transaction is one call on the database thread.
+"""Running plans on SQLite: whole plans on the database thread, committed in groups.
 
-The writer connection lives on a thread of its own (a one-worker executor):
-every write plan queued by any coroutine runs there, one at a time, from
-``BEGIN IMMEDIATE`` to ``COMMIT``. One thread trip per operation instead of
-one per statement is what lets 50 concurrent writers reach thousands of credit
-operations per second, and running one at a time is what serialises this
-process's transactions (``BEGIN IMMEDIATE`` serialises other processes).
+The writer connection lives on a thread of its own (a one-worker executor).
+Every write plan queued by any coroutine runs there, one at a time, each
+inside its own savepoint, and the plans waiting together share one
+``BEGIN IMMEDIATE`` ... ``COMMIT`` (see :mod:`bot.db.group_commit`). One
+thread trip per operation instead of one per statement, and one commit per
+batch instead of one per operation, is what lets 50 concurrent writers reach
+thousands of credit operations per second; running one at a time serialises
+this process's plans (``BEGIN IMMEDIATE`` serialises other processes).
 
 Read-only snapshots (``/metrics``, ``stats``) run on a second, read-only
 connection and thread: in WAL mode they read beside the writer, so a scrape
@@ -25,6 +27,7 @@ from typing import Any, TypeVar
 
 from bot.db import connection
 from bot.db.errors import wrap_sqlite_error
+from bot.db.group_commit import GroupCommitter
 from bot.db.migrate import rollback
 from bot.db.plan import Op, Plan
 
@@ -84,9 +87,6 @@ def _transact(
         # change inside a transaction, hence around it.)
         conn.execute("PRAGMA synchronous = FULL")
     try:
-        if keep:
-            # Before the lock is taken (it may wait busy_timeout for another process).
-            log.debug("write transaction: %r", begin)
         conn.execute(begin)
         try:
             if abandoned.is_set():
@@ -123,6 +123,7 @@ class SqliteBackend:
         self._writer_thread = writer_thread
         self._reader = reader
         self._reader_thread = reader_thread
+        self.committer = GroupCommitter(writer, writer_thread, _drive)
         #: How many snapshots ran on the read-only connection (for tests and debugging).
         self.reader_reads = 0
 
@@ -195,12 +196,16 @@ class SqliteBackend:
             raise wrap_sqlite_error(exc) from exc
 
     async def write(self, factory: Callable[[], Plan[T]], *, durable: bool = False) -> T:
-        """Run the plan in one ``BEGIN IMMEDIATE`` transaction; all or nothing."""
-        args = (self._writer, factory, "BEGIN IMMEDIATE", True, durable)
-        return await self._call(self._writer_thread, _transact, *args)
+        """Run the plan in the next group commit: all of it or, if it raises, none of it."""
+        result: T = await self.committer.run(factory, durable=durable)
+        return result
 
     async def read(self, factory: Callable[[], Plan[T]]) -> T:
-        """Run a read-only plan on the writer: it sees this process's last commit."""
+        """Run a read-only plan on the writer's thread, between batches.
+
+        It sees this process's last commit, and takes no write lock (a
+        deferred ``BEGIN``): another process writing does not hold it up.
+        """
         args = (self._writer, factory, "BEGIN", False, False)
         return await self._call(self._writer_thread, _transact, *args)
 

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from bot.db import Job, QuotaExceeded, Store, StoreBusy, StoreError, TooManyRunning
+from bot.db.plan import run, single
+from bot.db.sqlite_backend import SqliteBackend
 from tests.db.conftest import sqlite_writer
 
 Reserve = Callable[..., Awaitable[Job]]
@@ -177,3 +179,22 @@ async def test_cancelled_reserve_leaves_no_transaction_open(
         async with Store.open(db_path, busy_timeout=0.05) as other:
             assert (await other.reserve(**reserve_args())).id == 1
         assert (await store.reserve(**reserve_args())).id == 2
+
+
+async def test_concurrent_plans_share_commits_and_fail_alone(
+    sqlite_store: Store, reserve_args: Args, count: Callable[..., Awaitable[int]]
+) -> None:
+    backend = sqlite_store._backend
+    assert isinstance(backend, SqliteBackend)
+    bad = "INSERT INTO meta (key, value, updated_at) VALUES ('k', NULL, 0)"  # NOT NULL
+
+    calls: list[Awaitable[Any]] = [
+        sqlite_store.reserve(**reserve_args(user_id=i, max_running=100)) for i in range(40)
+    ]
+    calls.insert(20, sqlite_store._write(lambda: single(run(bad))))
+    results = await asyncio.gather(*calls, return_exceptions=True)
+
+    assert outcomes(results) == (40, [StoreError])  # the broken plan failed alone...
+    assert await count("jobs") == 40 and await count("meta") == 0
+    committer = backend.committer
+    assert committer.plans == 41 and committer.batches < 41  # ...in shared commits

@@ -56,7 +56,7 @@ async def test_fresh_file_is_created_migrated_and_private(db_path: Path, raw: Ra
 
     async with Store.open(db_path):
         conn = raw()
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(load_migrations()) == 4
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(load_migrations()) == 6
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
         assert {
@@ -66,7 +66,8 @@ async def test_fresh_file_is_created_migrated_and_private(db_path: Path, raw: Ra
             "jobs_user_status",
             "jobs_status_totals",
             "jobs_day_spend",
-            "jobs_user_day",
+            "jobs_user_day_spend",
+            "ledger_user_day_amount",
         } <= names
         assert mode(db_path) == 0o600
         assert mode(Path(f"{db_path}-wal")) == 0o600  # raises if there is no WAL

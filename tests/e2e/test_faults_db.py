@@ -94,7 +94,7 @@ async def test_locked_too_long_refuses_without_charging(tmp_path: Path) -> None:
 
 async def test_briefly_locked_database_just_delays_the_job(tmp_path: Path) -> None:
     async with running_app(tmp_path, "generations", slow(steps=3)) as app:
-        sqlite_log = logging.getLogger("bot.db.sqlite_backend")
+        sqlite_log = logging.getLogger("bot.db.group_commit")
         async with write_locked(app.db):
             sqlite_log.setLevel(logging.DEBUG)  # to see the bot's write wait for the lock
             waiting = app.logs.event("'BEGIN IMMEDIATE'")

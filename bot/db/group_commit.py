@@ -1,0 +1,174 @@
+"""Group commit: the SQLite writer runs every plan waiting for it in one transaction.
+
+A commit is the expensive part of a small SQLite transaction (WAL frames for
+every page the plan touched, several indexes of ``jobs`` among them). When 50
+members ask at once, their plans queue for the one writer anyway; running all
+of the queued ones between one ``BEGIN IMMEDIATE`` and one ``COMMIT`` writes
+each page once per batch instead of once per plan.
+
+Each plan still succeeds or fails alone: it runs inside its own ``SAVEPOINT``,
+rolled back to when the plan raises (a refused reservation, a CHECK failure),
+so the others' work stays. A caller hears of its result only after the
+batch's ``COMMIT``, so a result is never reported for work that could still be
+lost; if the ``COMMIT`` itself fails, every plan of the batch gets the error
+and nothing of the batch was written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.db.errors import wrap_sqlite_error
+from bot.db.migrate import rollback
+from bot.db.plan import Op, Plan
+
+log = logging.getLogger(__name__)
+
+#: The most plans one transaction runs: bounds how long the write lock is held.
+MAX_BATCH = 128
+
+
+class Abandoned(Exception):
+    """The caller was cancelled before its plan ran: the plan was skipped."""
+
+
+@dataclass(eq=False)
+class Item:
+    """One plan waiting for the writer, and where its result goes."""
+
+    factory: Callable[[], Plan[Any]]
+    durable: bool
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    abandoned: threading.Event = field(default_factory=threading.Event)
+
+
+def _resolve(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    """Hand a result to its waiting coroutine (on the loop's thread)."""
+    if future.done():
+        return
+    if error is None:
+        future.set_result(value)
+    elif isinstance(error, sqlite3.Error):
+        wrapped = wrap_sqlite_error(error)
+        wrapped.__cause__ = error
+        future.set_exception(wrapped)
+    else:
+        future.set_exception(error)
+
+
+class GroupCommitter:
+    """Queues plans for one connection and runs them in batches on its thread."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        thread: ThreadPoolExecutor,
+        drive: Callable[[sqlite3.Connection, Plan[Any]], Any],
+    ) -> None:
+        """Batch plans for ``conn``, which only ``thread`` (one worker) may use."""
+        self._conn = conn
+        self._thread = thread
+        self._drive = drive
+        self._pending: deque[Item] = deque()
+        self._mutex = threading.Lock()
+        self._draining = False
+        #: Batches committed and plans run (for tests and the bench).
+        self.batches = 0
+        self.plans = 0
+
+    async def run(self, factory: Callable[[], Plan[Any]], *, durable: bool) -> Any:
+        """Run the plan in the next batch; its result once the batch committed."""
+        loop = asyncio.get_running_loop()
+        item = Item(factory, durable, loop, loop.create_future())
+        with self._mutex:
+            self._pending.append(item)
+            start, self._draining = not self._draining, True
+        if start:
+            loop.run_in_executor(self._thread, self._drain)
+        try:
+            return await asyncio.shield(item.future)
+        except asyncio.CancelledError:
+            # Skip the plan if it has not run yet, and return only once the
+            # batch is over: no transaction outlives the cancelled call.
+            item.abandoned.set()
+            await asyncio.wait([item.future])
+            if not item.future.cancelled():
+                item.future.exception()  # retrieved: expected after a cancellation
+            raise
+
+    def _drain(self) -> None:
+        """On the database thread: run batches until nothing waits."""
+        while True:
+            with self._mutex:
+                if not self._pending:
+                    self._draining = False
+                    return
+                batch = [self._pending.popleft() for _ in range(min(MAX_BATCH, len(self._pending)))]
+            try:
+                self._run_batch(batch)
+            except BaseException as exc:  # never leave a caller waiting
+                log.exception("group commit failed")
+                for item in batch:
+                    item.loop.call_soon_threadsafe(_resolve, item.future, None, exc)
+
+    def _run_batch(self, batch: list[Item]) -> None:
+        conn = self._conn
+        outcomes: list[tuple[Item, Any, BaseException | None]] = []
+        durable = any(item.durable for item in batch)
+        if durable:
+            # A durable plan's commit is worth one fsync: it must survive a
+            # power cut too. (The pragma cannot change inside a transaction.)
+            conn.execute("PRAGMA synchronous = FULL")
+        try:
+            log.debug("write transaction: %r", "BEGIN IMMEDIATE")  # may wait for the lock
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for item in batch:
+                    outcomes.append((item, *self._run_one(item)))
+                conn.execute("COMMIT")
+            except BaseException:
+                rollback(conn)
+                raise
+        except sqlite3.Error as exc:
+            # No transaction, or a failed commit: nothing of the batch was written.
+            outcomes = [(item, None, exc) for item in batch]
+        finally:
+            if durable:
+                conn.execute("PRAGMA synchronous = NORMAL")
+        self.batches += 1
+        self.plans += len(batch)
+        for item, value, error in outcomes:
+            item.loop.call_soon_threadsafe(_resolve, item.future, value, error)
+
+    def _run_one(self, item: Item) -> tuple[Any, BaseException | None]:
+        """Run one plan inside its savepoint; its result, or the error it was rolled back for.
+
+        An error the savepoint cannot contain (SQLite rolled the whole
+        transaction back, e.g. on a full disk) propagates and fails the batch.
+        """
+        if item.abandoned.is_set():
+            return None, Abandoned()
+        conn = self._conn
+        conn.execute("SAVEPOINT plan")
+        try:
+            value = self._drive(conn, item.factory())
+        except Exception as exc:  # the plan's own failure: undo it alone
+            if not conn.in_transaction:
+                raise
+            conn.execute("ROLLBACK TO plan")
+            conn.execute("RELEASE plan")
+            return None, exc
+        conn.execute("RELEASE plan")
+        return value, None
+
+
+__all__ = ["MAX_BATCH", "Abandoned", "GroupCommitter", "Op"]

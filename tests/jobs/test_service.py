@@ -90,6 +90,9 @@ async def test_resume_routes_each_unfinished_job(
     other = await reserve(store, request, protocol="chat")  # another provider's task
     await store.update_job(other.id, status="running", provider_task_id="task-2")
     gone = await reserve(store, replace(request, model=replace(request.model, name="old")))
+    for job in (submitted, queued, other, gone):  # left by a process that shut down
+        assert await store.take_lease(job.id, "the last process", 30)
+    assert await store.release_leases("the last process") == 4
     try:
         assert await service.resume_unfinished() == 2
         assert set(service.runs) == {submitted.id, queued.id}
@@ -167,3 +170,36 @@ async def test_start_completes_and_nothing_starts_after_close(
     assert (await store.get_job(late.id)).status == "queued"  # type: ignore[union-attr]
     with pytest.raises(Exception, match="restarting"):
         service.ensure_accepting()
+
+
+async def test_a_cancel_pressed_on_another_process_reaches_the_holder(
+    store: Store, session: aiohttp.ClientSession, client: discord.Client, image_url: str
+) -> None:
+    provider = TinyProvider()
+    holder = service_for(store, provider, session, client, image_url)
+    elsewhere = service_for(store, TinyProvider(), session, client, image_url)
+    request = request_for(image_url)
+    job = await reserve(store, request)
+    assert await store.take_lease(job.id, holder.owner, 30)
+    try:
+        task = holder.start(job, request, holder.messenger(job))
+        assert task is not None
+        provider.push(Submitted("task-7"))
+        await provider.idle.wait()
+        # Pressed where no run holds it: asked first (sent), then recorded for the holder.
+        asked = await elsewhere.cancel(job.id, by=USER, can_manage=False)
+        assert asked == ConfirmCancel(job.id, own=True)
+        answer = await elsewhere.cancel(job.id, by=USER, can_manage=False, confirmed=True)
+        assert answer == CANCELLED_KEPT and not task.done()
+        assert job.id not in elsewhere.runs
+        await holder.leases.renew()  # the holder's next renewal acts on it
+        with contextlib.suppress(BaseException):
+            await task
+        stored = await store.get_job(job.id)
+        assert stored is not None and stored.status == "cancelled"
+        assert provider.cancelled == ["task-7"]
+        assert await used(store) == 1  # confirmed after it was sent: the credit is kept
+        assert await elsewhere.cancel(job.id, by=USER, can_manage=False) == FINISHED
+    finally:
+        await holder.close()
+        await elsewhere.close()

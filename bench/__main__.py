@@ -9,7 +9,9 @@ What runs, in this order (each on fresh fakes and a fresh bot process):
    progress event), on streamed ``chat`` jobs that report progress often;
 4. polling side by side: our ``videos`` client against ``openai``'s
    ``videos.create_and_poll`` on the same fake server and job timings;
-5. SQLite: credit reservations and settlements with 50 concurrent writers.
+5. SQLite: credit reservations and settlements with 50 concurrent writers;
+6. PostgreSQL: the same 50 writers spread over 4 processes, side by side
+   with SQLite (ratios: PostgreSQL / SQLite).
 
 Numbers are whatever this machine measures; nothing here asserts a timing.
 """
@@ -27,10 +29,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import botrun, polling_cmp, sqlite_bench
+from bench import botrun, pg_bench, polling_cmp, sqlite_bench
 from bench.botrun import BotRun
 from bench.profile import FULL, QUICK, Profile
-from bench.report import edit_ratios, polling_ratios, render
+from bench.report import credit_ratios, edit_ratios, polling_ratios, render
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
 
@@ -75,13 +77,22 @@ async def run_all(profile: Profile) -> dict[str, Any]:
         )
         for shared in (True, False)
     ]
+    say("postgresql credits (4 processes)...")
+    postgresql = await pg_bench.credit_run(
+        profile.sqlite_writers,
+        profile.sqlite_users,
+        profile.sqlite_daily_limit,
+        profile.sqlite_seconds,
+        processes=profile.pg_processes,
+    )
+    credits = [*sqlite, postgresql]
     bot_runs = [*runs, push, edits["scheduler"]]
     invariants = {
         "every_job_finished": all(r["unfinished"] == 0 for r in [*bot_runs, edits["naive"]]),
         "every_job_succeeded": all(r["succeeded"] == r["n"] for r in bot_runs),
         "zero_429_with_scheduler": all(r["discord_429"] == 0 for r in bot_runs),
-        "no_overspend": not any(s["overspent"] for s in sqlite),
-        "ledger_exact": all(s["ledger_matches_jobs"] and s["unsettled_jobs"] == 0 for s in sqlite),
+        "no_overspend": not any(s["overspent"] for s in credits),
+        "ledger_exact": all(s["ledger_matches_jobs"] and s["unsettled_jobs"] == 0 for s in credits),
         "reference_completed_all": polling["openai"]["completed"] == n_poll,
         "ours_completed_all": polling["ours"]["completed"] == n_poll,
     }
@@ -107,6 +118,8 @@ async def run_all(profile: Profile) -> dict[str, Any]:
             "ratios": polling_ratios(polling["ours"], polling["openai"]),
         },
         "sqlite": sqlite,
+        "postgresql": postgresql,
+        "credit_ratios": credit_ratios(sqlite[0], postgresql),
         "invariants": invariants,
         "bench_seconds": time.monotonic() - started,
     }

@@ -26,7 +26,10 @@ class Profile:
     sqlite_writers: int = 50
     sqlite_seconds: float = 3.0
     sqlite_users: int = 10
-    sqlite_daily_limit: int = 50
+    # High enough that the members do not run out within the run: the writers
+    # measure reservations, not refusals (the kept-credit check still applies).
+    sqlite_daily_limit: int = 2000
+    pg_processes: int = 4  # the PostgreSQL run spreads the same writers over this many
     progress_interval: float = 2.0
     timeout: float = 240.0  # per scenario, a safety net
 
@@ -44,6 +47,7 @@ QUICK = Profile(
     sqlite_seconds=0.3,
     sqlite_users=2,
     sqlite_daily_limit=5,
+    pg_processes=2,
     progress_interval=0.5,
     timeout=90.0,
 )

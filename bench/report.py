@@ -63,6 +63,12 @@ def edit_ratios(ours: dict[str, Any], naive: dict[str, Any]) -> dict[str, float 
     }
 
 
+def credit_ratios(sqlite: dict[str, Any], postgresql: dict[str, Any]) -> dict[str, float]:
+    """PostgreSQL's credit operations per second over SQLite's (> 1: PostgreSQL is faster)."""
+    base = sqlite["credit_operations_per_second"] or 1.0
+    return {"ops_per_second": round(postgresql["credit_operations_per_second"] / base, 3)}
+
+
 def render(results: dict[str, Any]) -> str:
     """The whole report as text."""
     out = ["", "== The bot at N concurrent jobs (videos protocol, polling) and with push =="]
@@ -97,5 +103,12 @@ def render(results: dict[str, Any]) -> str:
         ("ledger_matches_jobs", "ledger ok", "{}"),
     )
     out.append(table(results["sqlite"], columns))
+    pg = results["postgresql"]
+    out += [
+        "",
+        f"== PostgreSQL credits: {pg['writers']} writers over {pg['processes']} processes ==",
+    ]
+    out.append(table([pg], (("processes", "processes", "{}"), *columns[1:])))
+    out.append(f"ratios (PostgreSQL / SQLite one connection): {results['credit_ratios']}")
     out += ["", f"invariants: {results['invariants']}", ""]
     return "\n".join(out)

@@ -42,27 +42,7 @@ async def credit_run(
 
             async def writer(index: int) -> None:
                 store = opened[0 if shared else index]
-                user = 1 + index % users
-                n = 0
-                while time.monotonic() < deadline:
-                    n += 1
-                    try:
-                        job = await store.reserve(
-                            user_id=user, guild_id=1, channel_id=1, prompt="p", options={},
-                            image_url=None, protocol="videos", cost=1, daily_limit=limit,
-                            max_running=writers,
-                        )  # fmt: skip
-                    except (QuotaExceeded, TooManyRunning):
-                        counts["refused"] += 1
-                        await asyncio.sleep(0)  # let the others in; a refusal is cheap
-                        continue
-                    except StoreError:
-                        counts["busy"] += 1
-                        continue
-                    counts["reserved"] += 1
-                    outcome = "completed" if n % 2 else "failed"
-                    if await store.settle(job.id, outcome):  # type: ignore[arg-type]
-                        counts["settled"] += 1
+                await writer_loop(store, index, users, limit, writers, deadline, counts)
 
             started = time.monotonic()
             await asyncio.gather(*(writer(i) for i in range(writers)))
@@ -79,21 +59,43 @@ async def credit_run(
     }
 
 
-def overspend_check(path: Path, limit: int) -> dict[str, Any]:
-    """Read the file directly: kept credits per member and day never exceed ``limit``."""
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        kept = conn.execute(
-            "SELECT user_id, day, SUM(cost) FROM jobs WHERE status = 'completed'"
-            " GROUP BY user_id, day"
-        ).fetchall()
-        ledger = conn.execute(
-            "SELECT user_id, day, SUM(amount) FROM ledger GROUP BY user_id, day"
-        ).fetchall()
-        open_jobs = conn.execute(
-            "SELECT COUNT(*) FROM jobs WHERE status NOT IN ('completed', 'failed', 'cancelled')"
-        ).fetchone()[0]
-    kept_by = {(u, d): s for u, d, s in kept}
-    ledger_by = {(u, d): s for u, d, s in ledger}
+async def writer_loop(
+    store: Store,
+    index: int,
+    users: int,
+    limit: int,
+    max_running: int,
+    deadline: float,
+    counts: dict[str, int],
+) -> None:
+    """One writer until ``deadline``: reserve a credit, settle it (half kept, half refunded)."""
+    user = 1 + index % users
+    n = 0
+    while time.monotonic() < deadline:
+        n += 1
+        try:
+            job = await store.reserve(
+                user_id=user, guild_id=1, channel_id=1, prompt="p", options={},
+                image_url=None, protocol="videos", cost=1, daily_limit=limit,
+                max_running=max_running,
+            )  # fmt: skip
+        except (QuotaExceeded, TooManyRunning):
+            counts["refused"] += 1
+            await asyncio.sleep(0)  # let the others in; a refusal is cheap
+            continue
+        except StoreError:
+            counts["busy"] += 1
+            continue
+        counts["reserved"] += 1
+        outcome = "completed" if n % 2 else "failed"
+        if await store.settle(job.id, outcome):  # type: ignore[arg-type]
+            counts["settled"] += 1
+
+
+def check_rows(kept: list[Any], ledger: list[Any], open_jobs: int, limit: int) -> dict[str, Any]:
+    """Kept credits per member and day never exceed ``limit``, and the ledger agrees."""
+    kept_by = {(u, d): int(s) for u, d, s in kept}
+    ledger_by = {(u, d): int(s) for u, d, s in ledger}
     most = max(kept_by.values(), default=0)
     keys = set(kept_by) | set(ledger_by)
     return {
@@ -103,3 +105,19 @@ def overspend_check(path: Path, limit: int) -> dict[str, Any]:
         "ledger_matches_jobs": all(kept_by.get(k, 0) == ledger_by.get(k, 0) for k in keys),
         "unsettled_jobs": open_jobs,
     }
+
+
+KEPT_SQL = (
+    "SELECT user_id, day, SUM(cost) FROM jobs WHERE status = 'completed' GROUP BY user_id, day"
+)
+LEDGER_SQL = "SELECT user_id, day, SUM(amount) FROM ledger GROUP BY user_id, day"
+OPEN_SQL = "SELECT COUNT(*) FROM jobs WHERE status NOT IN ('completed', 'failed', 'cancelled')"
+
+
+def overspend_check(path: Path, limit: int) -> dict[str, Any]:
+    """Read the file directly: kept credits per member and day never exceed ``limit``."""
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        kept = conn.execute(KEPT_SQL).fetchall()
+        ledger = conn.execute(LEDGER_SQL).fetchall()
+        open_jobs = conn.execute(OPEN_SQL).fetchone()[0]
+    return check_rows(kept, ledger, open_jobs, limit)

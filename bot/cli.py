@@ -272,6 +272,13 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     add_stats_parser(sub)
+    migrate = sub.add_parser(
+        "migrate-db", help="copy every table into an empty database (e.g. SQLite to PostgreSQL)"
+    )
+    migrate.add_argument("--from", dest="source", required=True, help="sqlite:PATH or a URL")
+    migrate.add_argument(
+        "--to", dest="target", required=True, help="postgresql://... or sqlite:PATH"
+    )
     sub.add_parser("run", help="start the Discord bot (same as python -m bot)")
     sub.add_parser("check", help="check the settings, Discord token, database and providers")
     sub.add_parser("setup", help="first run: ask for the settings, check them, write .env")
@@ -299,6 +306,18 @@ def _fake_provider(args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrate_db(args: argparse.Namespace) -> int:
+    from bot.db.errors import StoreError
+    from bot.db.transfer import transfer
+
+    try:
+        copied = asyncio.run(transfer(args.source, args.target))
+    except StoreError as exc:  # refused or failed: nothing was written to the target
+        return _fail(str(exc))
+    print(f"copied {copied.summary()}")
+    return 0
+
+
 def _fail(message: str, code: int = 1) -> int:
     sys.stdout.flush()
     print(f"error: {message}", file=sys.stderr)
@@ -322,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fake_provider(args)
     if args.command == "stats":
         return stats_command(args)
+    if args.command == "migrate-db":
+        return _migrate_db(args)
     try:
         settings = pick_provider(args.provider)
     except ConfigError as exc:

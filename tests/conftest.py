@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 
 # The session's throwaway PostgreSQL server (TEST_DATABASE_URL, or one started here).
-from tests.support.postgres import postgres_server  # noqa: F401
+from tests.support.pg_fixtures import postgres_server  # noqa: F401
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@
 One helper for both: ``scripts/test`` starts a cluster with ``python -m
 tests.support.postgres start DIR`` (printing its URL for ``TEST_DATABASE_URL``)
 and removes it with ``... stop DIR`` on exit; a plain ``pytest`` run without
-``TEST_DATABASE_URL`` starts one the same way for the session (see
-``tests/conftest.py`` and ``tests/db/conftest.py``). The PostgreSQL variants of
+``TEST_DATABASE_URL`` starts one the same way for the session (the fixtures
+in :mod:`tests.support.pg_fixtures`); ``python -m bench`` starts one too. The PostgreSQL variants of
 the tests therefore always run against a real server, never a mock.
 
 PostgreSQL refuses to run as root, so as root the cluster runs as the
@@ -25,12 +25,12 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+import asyncpg
 
 SERVER_OPTIONS = (
     "-c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
@@ -143,6 +143,21 @@ def fresh_name(prefix: str = "t") -> str:
     return f"{prefix}_{uuid.uuid4().hex[:16]}"
 
 
+@asynccontextmanager
+async def fresh_database(server_url: str) -> AsyncIterator[str]:
+    """A new, empty database on the server, dropped afterwards; yields its URL."""
+    name = fresh_name()
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield database_url(server_url, name)
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
 def main(argv: list[str]) -> int:
     """``start DIR`` prints the URL of a new cluster in DIR; ``stop DIR`` removes it."""
     if len(argv) != 2 or argv[0] not in ("start", "stop"):
@@ -167,43 +182,3 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
-
-
-# ---------------------------------------------------------------- pytest fixtures
-
-
-def _server_url() -> Iterator[str]:
-    """The server the tests use: ``TEST_DATABASE_URL``, or a cluster started here."""
-    url = os.environ.get("TEST_DATABASE_URL", "").strip()
-    if url:
-        yield url
-        return
-    try:
-        cluster = start()
-    except (PostgresUnavailable, subprocess.CalledProcessError) as exc:
-        # Loudly: the PostgreSQL variants must never pass by not running.
-        pytest.fail(f"cannot start a PostgreSQL cluster for the tests: {exc}", pytrace=False)
-    try:
-        yield cluster.url
-    finally:
-        cluster.stop()
-
-
-postgres_server = pytest.fixture(scope="session")(_server_url)
-
-
-@asynccontextmanager
-async def fresh_database(server_url: str) -> AsyncIterator[str]:
-    """A new, empty database on the server, dropped afterwards; yields its URL."""
-    import asyncpg
-
-    name = fresh_name()
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield database_url(server_url, name)
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()

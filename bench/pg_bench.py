@@ -1,0 +1,107 @@
+"""PostgreSQL: credit reservations and settlements per second from several processes.
+
+The same writers as :mod:`bench.sqlite_bench` (``writers`` in all, sharing a
+few members so they compete for the same quota, each reserving a credit and
+settling it, half kept and half refunded), spread over ``processes`` separate
+Python processes, each with its own :class:`~bot.db.Store` and connection
+pool on one database: the setup of several bot processes sharing PostgreSQL.
+Afterwards the database is read directly to check that no member kept more
+than the daily limit and that the ledger agrees with the jobs.
+
+The server is ``BENCH_DATABASE_URL`` when set, else a throwaway cluster on
+127.0.0.1 (:mod:`tests.support.postgres`; durability off, as in the tests:
+the numbers measure the store's locking and round trips, not the disk).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+
+from bench.sqlite_bench import KEPT_SQL, LEDGER_SQL, OPEN_SQL, check_rows, writer_loop
+from bot.db import Store
+from tests.support import postgres
+
+# Every process starts its writers at the same wall-clock moment, this long
+# after the parent asks (spawning a process and importing the bot takes a while).
+START_DELAY = 3.0
+
+
+@asynccontextmanager
+async def server() -> AsyncIterator[str]:
+    """The URL of a PostgreSQL server: BENCH_DATABASE_URL or a throwaway cluster."""
+    given = os.environ.get("BENCH_DATABASE_URL", "").strip()
+    if given:
+        yield given
+        return
+    cluster = await asyncio.to_thread(postgres.start)
+    try:
+        yield cluster.url
+    finally:
+        await asyncio.to_thread(cluster.stop)
+
+
+def _process(
+    url: str, indexes: list[int], users: int, limit: int, writers: int, start: float, seconds: float
+) -> dict[str, Any]:
+    """One process's writers (run in a child process); its counts and elapsed time."""
+
+    async def run() -> dict[str, Any]:
+        counts = {"reserved": 0, "settled": 0, "refused": 0, "busy": 0}
+        async with Store.open(url, pool_size=min(len(indexes), 10)) as store:
+            await asyncio.sleep(max(start - time.time(), 0))  # the common start line
+            began = time.monotonic()
+            deadline = began + seconds
+            await asyncio.gather(
+                *(writer_loop(store, i, users, limit, writers, deadline, counts) for i in indexes)
+            )
+            return {**counts, "elapsed": time.monotonic() - began}
+
+    return asyncio.run(run())
+
+
+async def credit_run(
+    writers: int, users: int, limit: int, seconds: float, *, processes: int = 4
+) -> dict[str, Any]:
+    """One timed run over ``processes`` processes; throughput and the overspend check."""
+    async with server() as url, postgres.fresh_database(url) as db:
+        async with Store.open(db):
+            pass  # migrated once here, so the processes time only their writers
+        spread = [list(range(p, writers, processes)) for p in range(processes)]
+        start = time.time() + START_DELAY
+        loop = asyncio.get_running_loop()
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(processes, mp_context=spawn) as pool:
+            parts = await asyncio.gather(
+                *(
+                    loop.run_in_executor(
+                        pool, _process, db, idx, users, limit, writers, start, seconds
+                    )
+                    for idx in spread
+                )
+            )
+        conn = await asyncpg.connect(db)
+        try:
+            kept = await conn.fetch(KEPT_SQL)
+            ledger = await conn.fetch(LEDGER_SQL)
+            open_jobs = int(await conn.fetchval(OPEN_SQL))
+        finally:
+            await conn.close()
+    counts = {k: sum(int(p[k]) for p in parts) for k in ("reserved", "settled", "refused", "busy")}
+    elapsed = max(float(p["elapsed"]) for p in parts)
+    return {
+        "processes": processes,
+        "writers": writers,
+        "seconds": elapsed,
+        **counts,
+        "credit_operations_per_second": (counts["reserved"] + counts["settled"]) / elapsed,
+        **check_rows(kept, ledger, open_jobs, limit),
+    }

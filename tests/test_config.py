@@ -135,3 +135,15 @@ def test_the_default_sora_offer_matches_the_providers() -> None:
 
     assert SORA_MODELS == videos.DEFAULT_MODELS == generations.DEFAULT_MODELS
     assert offered_models(ProviderSettings.from_env(BASE)) == SORA_MODELS
+
+
+def test_database_url_wins_over_the_path_and_stays_out_of_repr() -> None:
+    url = "postgresql://sora:s3cret@db:5432/sora"
+    env = {**BASE, "DISCORD_TOKEN": "x", "DATABASE_URL": url, "DATABASE_POOL_SIZE": "4"}
+    s = Settings.from_env(env)
+    assert (s.database_location, s.database_pool_size) == (url, 4)
+    assert "s3cret" not in repr(s)
+    assert Settings.from_env({**BASE, "DISCORD_TOKEN": "x"}).database_location == s.database_path
+    with pytest.raises(ConfigError, match="postgresql://") as refused:
+        Settings.from_env({**env, "DATABASE_URL": "mysql://sora:s3cret@db/sora"})
+    assert "s3cret" not in str(refused.value)

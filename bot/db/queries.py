@@ -64,6 +64,12 @@ WHERE id = ? AND status IN {_ACTIVE}
 # rather than INSERT OR IGNORE, because OR IGNORE would also swallow CHECK and
 # NOT NULL violations; only the UNIQUE(job_id, kind) duplicate is expected.
 # The CAST tells PostgreSQL the type of a parameter it only sees in a SELECT list.
+# A submission the provider answered with a refusal and no job id was never taken:
+# run in settle()'s transaction, it takes the job out of the operator's spend.
+UNBILL_REFUSED: Final = (
+    "UPDATE jobs SET submitted_at = NULL WHERE id = ? AND provider_task_id IS NULL"
+)
+
 INSERT_REFUND: Final = """
 INSERT INTO ledger (job_id, user_id, day, amount, kind, created_at)
 SELECT job_id, user_id, day, -amount, 'refund', CAST(? AS DOUBLE PRECISION)

@@ -232,6 +232,7 @@ class Store(BillingStore, GuildStore, ReportStore, JobReads, SeriesStore, LeaseS
         error: str | None = None,
         now: datetime | None = None,
         refund: bool = True,
+        refused: bool = False,
     ) -> bool:
         """End a job exactly once; return True if this call ended it.
 
@@ -241,7 +242,9 @@ class Store(BillingStore, GuildStore, ReportStore, JobReads, SeriesStore, LeaseS
         it was reserved for, in the same transaction as the status change,
         unless ``refund`` is False: a member who cancels a video the provider
         is already rendering (and billing) does not get the credit back.
-        The operator's spend counts a job sent to the provider either way.
+        The operator's spend counts a job sent to the provider either way,
+        unless ``refused``: the provider answered the submission itself with a
+        refusal and no job id, so it never took (or billed) the job.
         """
         if status not in FINAL_STATUSES:
             raise ValueError(f"settle() needs a final status, not {status!r}")
@@ -254,6 +257,8 @@ class Store(BillingStore, GuildStore, ReportStore, JobReads, SeriesStore, LeaseS
             if changed == 1 and status != "completed" and refund:
                 yield run(queries.INSERT_REFUND, (ts, job_id))
                 yield run(oq.RETURN_EXTRA, {"job": job_id, "ts": ts})
+            if changed == 1 and status == "failed" and refused:
+                yield run(queries.UNBILL_REFUSED, (job_id,))
             return changed == 1
 
         ended = await self._write(plan)

@@ -34,11 +34,14 @@ async def settle(
     error: str | None = None,
     result_url: str | None = None,
     refund: bool = True,
+    refused: bool = False,
 ) -> bool | None:
     """End the job: ``completed`` keeps the credit, ``failed``/``cancelled`` refund it.
 
     ``refund=False`` ends a failed or cancelled job without giving the credit
     back (a Cancel confirmed after the provider took the job: it bills the render).
+    ``refused`` (the provider answered the submission with a refusal, so it
+    never took the job) takes the job out of the operator's spend.
 
     Returns True when this call ended it, False when it had already ended, and
     None when the database kept failing (hand it to :class:`Unsettled`).
@@ -47,7 +50,7 @@ async def settle(
     for attempt in range(TRIES):
         try:
             return await store.settle(
-                job_id, status, error=error, result_url=result_url, refund=refund
+                job_id, status, error=error, result_url=result_url, refund=refund, refused=refused
             )
         except StoreError as exc:
             log.warning("job %s: settling failed (%s), try %d", job_id, exc, attempt + 1)
@@ -116,6 +119,7 @@ class Settlement:
     error: str | None = None
     result_url: str | None = None
     refund: bool = True
+    refused: bool = False
 
 
 class Unsettled:
@@ -144,7 +148,12 @@ class Unsettled:
         for job_id, s in list(self._pending.items()):
             try:
                 ended = await store.settle(
-                    job_id, s.status, error=s.error, result_url=s.result_url, refund=s.refund
+                    job_id,
+                    s.status,
+                    error=s.error,
+                    result_url=s.result_url,
+                    refund=s.refund,
+                    refused=s.refused,
                 )
             except StoreError as exc:
                 log.warning("job %s: settling still fails (%s); will retry", job_id, exc)

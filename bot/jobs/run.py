@@ -34,6 +34,7 @@ from bot.providers.errors import (
     ProviderError,
     ProviderOutOfCredit,
     ProviderTimeout,
+    refused_submission,
 )
 from bot.ui.buttons import Buttons
 from bot.ui.messenger import DeliveryFailed, JobMessenger
@@ -291,17 +292,27 @@ class JobRun:
             log.warning("job %s failed at the provider: %s", self.job.id, error)
         if isinstance(error, ProviderTimeout):  # abandoned: stop it rendering (and billing) on
             await self._cancel_at_provider()
-        await self._fail(user_message(error, self.request.locale) or CRASHED)
+        # Answered with a refusal before it had an id: the provider never took (or
+        # billed) the job, so it leaves the operator's spend too.
+        refused = self.task_id is None and refused_submission(error)
+        await self._ending(
+            self._failed(user_message(error, self.request.locale) or CRASHED, refused=refused)
+        )
 
     async def _fail(self, reason: str) -> None:
         """Refund (exactly once) and tell the member why, with a Retry button."""
         await self._ending(self._failed(reason))
 
     async def _failed(
-        self, reason: str, status: FinalStatus = "failed", *, refund: bool = True
+        self,
+        reason: str,
+        status: FinalStatus = "failed",
+        *,
+        refund: bool = True,
+        refused: bool = False,
     ) -> None:
         error = reason if status == "failed" else "cancelled"
-        if not await self._settle(status, error=error, refund=refund):
+        if not await self._settle(status, error=error, refund=refund, refused=refused):
             return
         log.info("job %s %s: %s", self.job.id, status, reason)
         r = self.request

@@ -203,3 +203,14 @@ def redact(text: str, *secrets: str | None) -> str:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
     return re.sub(r"(?i)(bearer\s+)[A-Za-z0-9._\-]{8,}", r"\1***", text)
+
+
+def refused_submission(error: ProviderError) -> bool:
+    """Whether the provider answered a job's submission with a refusal (an HTTP error).
+
+    Such a job was never taken, so the provider does not bill it. A gateway
+    timeout (504) is the exception: the upstream may have started the job.
+    Call it only for a failure before the provider gave the job an id; errors
+    without a status (a timeout, a dropped connection) may hide an accepted job.
+    """
+    return error.status is not None and error.status != 504

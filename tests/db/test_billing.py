@@ -88,6 +88,25 @@ async def test_jobs_ended_before_submission_cost_the_operator_nothing(
     assert (await store.spend(now=noon)).credits == 2 and kept.submitted_at is None
 
 
+async def test_a_submission_the_provider_refused_leaves_the_spend_and_the_gate(
+    store: Store, reserve: Reserve, noon: datetime
+) -> None:
+    refused = await reserve(daily_limit=1, refund_allowance=0, caps=BOT_CAP)
+    await store.mark_submitting(refused.id)
+    assert (await store.spend(now=noon)).credits == 1  # on its way: it may be billed
+    assert await store.settle(refused.id, "failed", refused=True)
+
+    assert (await store.spend(now=noon)).credits == 0  # answered with a refusal: never taken
+    assert (await store.get_job(refused.id)).submitted_at is None  # type: ignore[union-attr]
+    # The render gate (limit 1, no allowance) does not count it either.
+    again = await reserve(daily_limit=1, refund_allowance=0, caps=BOT_CAP)
+    await store.mark_submitting(again.id)
+    await store.update_job(again.id, provider_task_id="task-1")
+    # Once the provider gave the job an id it took it: a late "refused" changes nothing.
+    assert await store.settle(again.id, "failed", refused=True)
+    assert (await store.spend(now=noon)).credits == 1
+
+
 async def test_a_job_under_way_holds_its_place_under_the_cap(
     store: Store, reserve: Reserve, noon: datetime
 ) -> None:

@@ -102,7 +102,9 @@ async def test_a_job_marked_before_a_crash_is_not_sent_again(tmp_path: Path) -> 
                 daily_limit=3,
                 max_running=3,
             )
-            # The bot is running: resumption happened already; this job appears later.
+            # The bot is running: resumption happened already; this job appears later,
+            # held by this process (as the service does on accept), which then "dies".
+            await app.store.take_lease(job.id, app.bot.jobs.owner, 30)
             await app.store.mark_submitting(job.id)
         async with world.bot() as app:  # the restart
             told = await fake.wait_for(
@@ -183,6 +185,29 @@ async def test_provoked_failures_stop_at_the_limit_plus_the_allowance(tmp_path: 
         assert "too many failed or cancelled videos today" in text and "<t:" in text
         assert app.provider.recorder.submissions == submit_attempts(app) == 3
         assert await app.used() == 0  # every credit came back; the renders did not
+        await app.check_ledger()
+
+
+async def test_submissions_the_provider_refuses_cost_the_operator_nothing(
+    tmp_path: Path,
+) -> None:
+    # A provider answering every submission with 503: it never takes a job, so
+    # neither the budget nor the member's render gate may count them.
+    async with running_app(
+        tmp_path,
+        "generations",
+        slow(error_forever=503),
+        quota_per_day=1,
+        refund_allowance_per_day=0,
+        budget_daily_credits=1,
+    ) as app:
+        for _ in range(3):  # more than the limit, the allowance and the cap together
+            content = await app.finished(await app.video())
+            assert "❌" in content and "refunded" in content
+        assert app.provider.recorder.submissions == 0 and submit_attempts(app) >= 3
+        assert (await app.store.spend()).credits == 0
+        assert all(row["submitted_at"] is None for row in app.jobs())
+        assert await app.used() == 0
         await app.check_ledger()
 
 

@@ -181,16 +181,19 @@ FROM audit_log WHERE {where} ORDER BY id DESC LIMIT ?
 
 # ---------------------------------------------------------------- stats
 
-# {scope} is "" or "AND guild_id = ?", chosen by the store.
-PERIOD_STATS: Final = f"""
-SELECT
-    COUNT(*),
+# A set of jobs by outcome and what they cost the operator: completed, failed,
+# cancelled, still active, then the credits and money spent (as SPENT counts them).
+OUTCOME_SUMS: Final = f"""
     COALESCE(SUM(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), 0),
     COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0),
     COALESCE(SUM(CASE WHEN status = 'cancelled' THEN 1 ELSE 0 END), 0),
     COALESCE(SUM(CASE WHEN status IN ('queued', 'submitted', 'running') THEN 1 ELSE 0 END), 0),
     COALESCE(SUM(CASE WHEN {SPENT} THEN cost ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN {SPENT} THEN price_micros ELSE 0 END), 0)
+    COALESCE(SUM(CASE WHEN {SPENT} THEN price_micros ELSE 0 END), 0)"""
+
+# {scope} is "" or "AND guild_id = ?", chosen by the store.
+PERIOD_STATS: Final = f"""
+SELECT COUNT(*),{OUTCOME_SUMS}
 FROM jobs WHERE day >= ? AND day <= ? {{scope}}
 """
 

@@ -16,7 +16,7 @@ from typing import Final
 
 from bot.db.base import StoreBase
 from bot.db.models import utc
-from bot.db.operator_queries import SPENT
+from bot.db.operator_queries import OUTCOME_SUMS
 from bot.db.plan import Plan, Row, all_rows, as_int
 
 # The longest series one call reads: a year and a day (a leap year, inclusive).
@@ -25,13 +25,7 @@ MAX_SERIES_DAYS: Final = 366
 # {scope} is "" or "AND guild_id = ?", chosen by the store. Grouped over the
 # jobs_day / jobs_guild_day indexes (migration 2).
 DAILY_SERIES: Final = f"""
-SELECT day,
-    COALESCE(SUM(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN status = 'cancelled' THEN 1 ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN status IN ('queued', 'submitted', 'running') THEN 1 ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN {SPENT} THEN cost ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN {SPENT} THEN price_micros ELSE 0 END), 0)
+SELECT day,{OUTCOME_SUMS}
 FROM jobs WHERE day >= ? AND day <= ? {{scope}}
 GROUP BY day ORDER BY day
 """

@@ -19,13 +19,13 @@ the leases last three ticks, so one failed tick loses nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from bot.db import Store, StoreError
 from bot.db.models import Job
+from bot.jobs.periodic import Periodic
 from bot.jobs.run import JobRun
 
 log = logging.getLogger(__name__)
@@ -36,8 +36,10 @@ Wake = Callable[[set[str]], None]
 HOOK_MEMORY = timedelta(days=1)  # hooks older than this belong to long-ended jobs
 
 
-class LeaseKeeper:
+class LeaseKeeper(Periodic):
     """Renews ``owner``'s leases, relays cross-process Cancels and hook calls, claims orphans."""
+
+    task_name = "lease-keeper"
 
     def __init__(
         self,
@@ -57,20 +59,6 @@ class LeaseKeeper:
         self.wake = wake
         self.ticks = 0
         self._relayed: set[int] = set()  # Cancels already handed to their run
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Tick every third of a lease in the background until :meth:`stop`."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="lease-keeper")
-
-    async def stop(self) -> None:
-        """Stop ticking (a tick under way is cancelled: each step is safe to cut)."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def _loop(self) -> None:
         while True:

@@ -23,20 +23,20 @@ stops it before anything else on shutdown.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
 
 from bot.db import Store, StoreError
 from bot.db.models import Job
 from bot.jobs.ledger import Unsettled
+from bot.jobs.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
 Resume = Callable[[set[int]], Awaitable[int]]
 
 
-class Reconciler:
+class Reconciler(Periodic):
     """The periodic pass; ``live`` names the jobs this process runs now.
 
     ``unfinished()`` lists the unfinished jobs this process answers for (by
@@ -46,6 +46,8 @@ class Reconciler:
     started, or failed and refunded) and returns how many it started.
     ``chores`` run first on every pass (e.g. removing expired served videos).
     """
+
+    task_name = "reconciler"
 
     def __init__(
         self,
@@ -67,20 +69,6 @@ class Reconciler:
         self.chores = chores
         self.passes = 0
         self._suspects: set[int] = set()  # looked stray on the previous pass
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Run a pass every ``interval`` seconds in the background until :meth:`stop`."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="reconciler")
-
-    async def stop(self) -> None:
-        """Stop the passes (a pass under way is cancelled: each step is safe to cut)."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def _loop(self) -> None:
         while True:

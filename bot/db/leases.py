@@ -86,6 +86,11 @@ _AHEAD: Final = (
     " AND lease_owner IS NOT NULL AND lease_expires >= :now AND (created_at, id) <"
     " (SELECT created_at, id FROM jobs WHERE id = :job)"
 )
+# Every waiting job of every process, first in line first (the positions members see).
+_QUEUE: Final = (
+    f"SELECT id FROM jobs WHERE status IN {_ACTIVE} AND slot_at IS NULL"
+    " AND lease_owner IS NOT NULL AND lease_expires >= ? ORDER BY created_at, id"
+)
 _TAKE_SLOT: Final = f"UPDATE jobs SET slot_at = :now WHERE id = :job AND status IN {_ACTIVE}"
 _FREE_SLOT: Final = "UPDATE jobs SET slot_at = NULL WHERE id = ?"
 _SLOTS_LOCK: Final = lock_key("slots")
@@ -218,6 +223,11 @@ class LeaseStore(StoreBase):
         """1-based place of a waiting ``job_id`` among the waiting jobs of every process."""
         ahead = await self._scalar(_AHEAD, {"now": utc(now).timestamp(), "job": job_id})
         return ahead + 1
+
+    async def slot_queue(self, *, now: datetime | None = None) -> list[int]:
+        """The ids of the jobs waiting for a slot in every live process, first in line first."""
+        rows = await self._all(_QUEUE, (utc(now).timestamp(),))
+        return [int(r[0]) for r in rows]
 
     async def running_slots(self, *, now: datetime | None = None) -> int:
         """How many jobs hold a rendering slot in every live process."""

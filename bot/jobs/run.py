@@ -157,7 +157,8 @@ class JobRun:
     async def main(self) -> None:
         """The whole job; never raises except CancelledError."""
         try:
-            async with self.ctx.slots.slot(self, on_position=self._waiting_at):
+            slot = self.ctx.slots.slot(self, on_position=self._waiting_at, job_id=self.job.id)
+            async with slot:
                 await ledger.record(
                     self.ctx.store, self.job.id, status="running", started_at=discord.utils.utcnow()
                 )

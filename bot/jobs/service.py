@@ -82,7 +82,12 @@ class JobService(JobControls, JobResumer):
             store=store,
             provider=provider,
             session=session,
-            slots=SlotQueue(settings.max_concurrent_jobs),
+            # JOBS_MAX_CONCURRENT and the queue hold across every process on the database.
+            slots=SlotQueue(
+                settings.max_concurrent_jobs,
+                shared=store,
+                poll=min(2.0, max(0.2, settings.job_lease_seconds / 10)),
+            ),
             edits=self.edits,
             media=settings.provider,
             image_origins=tuple(filter(None, [settings.discord_api_base_url])),
@@ -91,7 +96,8 @@ class JobService(JobControls, JobResumer):
         self.hooks: HookRegistry | None = None
         self.hook_server: HookServer | None = None
         if settings.public_base_url and isinstance(provider, PushCapable):
-            self.hooks = HookRegistry(settings.public_base_url)
+            # Recorded in the database too: a call reaching another process wakes the job here.
+            self.hooks = HookRegistry(settings.public_base_url, shared=store, owner=self.owner)
             provider.use_hooks(self.hooks)
         if settings.public_base_url:  # hook calls and/or videos too large for Discord
             self.hook_server = HookServer(
@@ -113,6 +119,7 @@ class JobService(JobControls, JobResumer):
             seconds=settings.job_lease_seconds,
             runs=lambda: self.runs,
             resume=self.resume_jobs,
+            wake=self.hooks.wake if self.hooks is not None else None,
         )
 
     async def open(self) -> None:

@@ -7,7 +7,14 @@ which fetches the final state from the provider at once (the call's body is
 never trusted). Polling stays on as a slow fallback, so a lost call only costs
 time. A used or retired token answers 410, an unknown one 404.
 
-Tokens are secrets: they never appear in logs (the access log is off).
+With several processes on one database (``shared``), every hook is also
+recorded there, by the SHA-256 of its token (:mod:`bot.db.leases`): a call
+reaching a process that did not issue it is recorded in the database, and the
+issuer's lease keeper hands it to the job's poller at its next tick
+(:meth:`HookRegistry.wake`).
+
+Tokens are secrets: they never appear in logs (the access log is off), and the
+database keeps only their hash.
 """
 
 from __future__ import annotations
@@ -18,9 +25,11 @@ import secrets
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from aiohttp import web
+
+from bot.db.leases import hook_hash
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +48,42 @@ class Hook:
     fired: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-class HookRegistry:
-    """Issues, accepts (once) and retires hook tokens."""
+class SharedHooks(Protocol):
+    """The hooks of every process (:class:`bot.db.leases.LeaseStore`), kept by token hash."""
 
-    def __init__(self, public_base_url: str) -> None:
+    async def add_hook(self, token: str, owner: str) -> None:
+        """Remember a hook ``owner`` issued."""
+        ...
+
+    async def fire_hook(self, token: str) -> Literal["fired", "used", "unknown"]:
+        """Record a call of ``token`` for its issuer."""
+        ...
+
+
+class HookRegistry:
+    """Issues, accepts (once) and retires hook tokens.
+
+    With ``shared`` (the store) and this process's ``owner`` id, hooks are
+    also recorded in the database, so that any process can take their call.
+    """
+
+    def __init__(
+        self,
+        public_base_url: str,
+        *,
+        shared: SharedHooks | None = None,
+        owner: str = "",
+    ) -> None:
         self.base = public_base_url.rstrip("/") + HOOK_PATH
+        self.shared = shared
+        self.owner = owner
         self._active: dict[str, Hook] = {}
+        self._hashes: dict[str, str] = {}  # token hash -> token, of the active hooks
         self._retired: OrderedDict[str, None] = OrderedDict()
+        self._recording: set[asyncio.Task[None]] = set()
         self.accepted = 0  # valid calls (for metrics and the bench)
         self.refused = 0  # unknown or reused tokens
+        self.relayed = 0  # calls taken by another process and woken here
 
     @property
     def active(self) -> int:
@@ -59,7 +95,26 @@ class HookRegistry:
         token = secrets.token_urlsafe(32)
         hook = Hook(token, self.base + token)
         self._active[token] = hook
+        if self.shared is not None:
+            self._hashes[hook_hash(token)] = token
+            # In the background: the provider calls long after this insert (it renders
+            # first); a call that still came first finds no hook and the job polls.
+            task = asyncio.create_task(self._record(token), name="hook-record")
+            self._recording.add(task)
+            task.add_done_callback(self._recording.discard)
         return hook
+
+    async def flush(self) -> None:
+        """Wait until the hooks issued so far are recorded in the database."""
+        if self._recording:
+            await asyncio.gather(*self._recording, return_exceptions=True)
+
+    async def _record(self, token: str) -> None:
+        assert self.shared is not None
+        try:
+            await self.shared.add_hook(token, self.owner)
+        except Exception as exc:  # only a call reaching another process is lost
+            log.warning("push hook not recorded in the database: %s", type(exc).__name__)
 
     def discard(self, hook: Hook) -> None:
         """The job ended (or gave up): its token is no longer accepted."""
@@ -77,7 +132,38 @@ class HookRegistry:
         hook.fired.set()
         return 204
 
+    async def call(self, token: str) -> int:
+        """A call for ``token`` reached this process: the HTTP status to answer.
+
+        A hook of this process wakes its poller (and is marked used in the
+        database, so a second call is refused everywhere); another process's
+        hook is recorded for its issuer to pick up.
+        """
+        status = self.accept(token)
+        if self.shared is None or status == 410:
+            return status
+        try:
+            answer = await self.shared.fire_hook(token)
+        except Exception as exc:  # the job still ends by polling
+            log.warning("push hook call not recorded: %s", type(exc).__name__)
+            return status if status == 204 else 503
+        if status == 204:
+            return 204
+        if answer == "fired":
+            self.refused -= 1  # it was not refused after all: its issuer takes it
+            return 204
+        return 410 if answer == "used" else 404
+
+    def wake(self, hashes: set[str]) -> None:
+        """Wake the pollers of this process's hooks whose call another process took."""
+        for digest in hashes:
+            token = self._hashes.get(digest)
+            if token is not None and self.accept(token) == 204:
+                self.relayed += 1
+
     def _retire(self, token: str) -> None:
+        if self._hashes:
+            self._hashes.pop(hook_hash(token), None)
         self._retired[token] = None
         while len(self._retired) > RETIRED_MEMORY:
             self._retired.popitem(last=False)
@@ -142,7 +228,7 @@ class HookServer:
 
     async def _call(self, request: web.Request) -> web.Response:
         assert self.registry is not None
-        status = self.registry.accept(request.match_info["token"])
+        status = await self.registry.call(request.match_info["token"])
         if status == 204:
             log.debug("push hook accepted (%d active)", self.registry.active)
         else:

@@ -11,7 +11,10 @@ What runs, in this order (each on fresh fakes and a fresh bot process):
    ``videos.create_and_poll`` on the same fake server and job timings;
 5. SQLite: credit reservations and settlements with 50 concurrent writers;
 6. PostgreSQL: the same 50 writers spread over 4 processes, side by side
-   with SQLite (ratios: PostgreSQL / SQLite).
+   with SQLite (ratios: PostgreSQL / SQLite);
+7. two bot processes on one database with N = 500 jobs, one killed midway:
+   from the kill to each of its jobs' next progress edit on the other
+   process, against the lease (ratios), and Discord's 429s.
 
 Numbers are whatever this machine measures; nothing here asserts a timing.
 """
@@ -29,7 +32,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import botrun, pg_bench, polling_cmp, sqlite_bench
+from bench import botrun, failover, pg_bench, polling_cmp, sqlite_bench
 from bench.botrun import BotRun
 from bench.profile import FULL, QUICK, Profile
 from bench.report import credit_ratios, edit_ratios, polling_ratios, render
@@ -86,6 +89,8 @@ async def run_all(profile: Profile) -> dict[str, Any]:
         processes=profile.pg_processes,
     )
     credits = [*sqlite, postgresql]
+    say(f"two bot processes, N={profile.failover_size}, one killed midway...")
+    takeover = await failover.run(profile.failover_size, profile)
     bot_runs = [*runs, push, edits["scheduler"]]
     invariants = {
         "every_job_finished": all(r["unfinished"] == 0 for r in [*bot_runs, edits["naive"]]),
@@ -95,6 +100,9 @@ async def run_all(profile: Profile) -> dict[str, Any]:
         "ledger_exact": all(s["ledger_matches_jobs"] and s["unsettled_jobs"] == 0 for s in credits),
         "reference_completed_all": polling["openai"]["completed"] == n_poll,
         "ours_completed_all": polling["ours"]["completed"] == n_poll,
+        "failover_every_job_ended": takeover["unfinished"] == 0,
+        "failover_zero_429": takeover["discord_429"] == 0,
+        "failover_one_submission_per_job": takeover["provider_submissions"] == takeover["n"],
     }
     return {
         "profile": asdict(profile),
@@ -120,6 +128,7 @@ async def run_all(profile: Profile) -> dict[str, Any]:
         "sqlite": sqlite,
         "postgresql": postgresql,
         "credit_ratios": credit_ratios(sqlite[0], postgresql),
+        "failover": takeover,
         "invariants": invariants,
         "bench_seconds": time.monotonic() - started,
     }

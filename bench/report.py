@@ -69,6 +69,23 @@ def credit_ratios(sqlite: dict[str, Any], postgresql: dict[str, Any]) -> dict[st
     return {"ops_per_second": round(postgresql["credit_operations_per_second"] / base, 3)}
 
 
+def failover_lines(run: dict[str, Any]) -> list[str]:
+    """Two processes, one killed: the takeover against the lease, and the 429s."""
+    columns = (
+        ("n", "N", "{}"),
+        ("killed_jobs", "killed jobs", "{}"),
+        ("taken_over", "taken over", "{}"),
+        ("takeover_p50_seconds", "takeover p50 s", "{:.2f}"),
+        ("takeover_max_seconds", "takeover max s", "{:.2f}"),
+        ("lease_seconds", "lease s", "{:.1f}"),
+        ("succeeded", "ok", "{}"),
+        ("discord_429", "429s", "{}"),
+    )
+    title = f"== Two bot processes, N={run['n']}, one killed midway (SIGKILL) =="
+    ratios = {k: run[k] for k in ("takeover_p50_over_lease", "takeover_max_over_lease")}
+    return [title, table([run], columns), f"ratios (takeover / lease): {ratios}"]
+
+
 def render(results: dict[str, Any]) -> str:
     """The whole report as text."""
     out = ["", "== The bot at N concurrent jobs (videos protocol, polling) and with push =="]
@@ -110,5 +127,6 @@ def render(results: dict[str, Any]) -> str:
     ]
     out.append(table([pg], (("processes", "processes", "{}"), *columns[1:])))
     out.append(f"ratios (PostgreSQL / SQLite one connection): {results['credit_ratios']}")
+    out += ["", *failover_lines(results["failover"])]
     out += ["", f"invariants: {results['invariants']}", ""]
     return "\n".join(out)

@@ -50,6 +50,10 @@ async def test_quick_bench_reports_every_field_and_keeps_the_invariants(tmp_path
     assert results["push"]["hooks_accepted"] == results["push"]["n"]  # completed by push
     assert set(edits["ratios"]) == {"discord_requests_per_job", "discord_429", "refresh_gap_max"}
 
+    failover = results["failover"]  # process 0 killed: process 1 carried every job of it on
+    assert failover["killed_jobs"] > 0 and failover["taken_over"] == failover["killed_jobs"]
+    assert failover["discord_429"] == 0 and failover["unfinished"] == 0
+
     polling = results["polling_comparison"]
     for client in (polling["ours"], polling["reference"]):
         assert set(client) >= POLL_FIELDS, POLL_FIELDS - set(client)

@@ -1,27 +1,55 @@
 """Opening the SQLite file: a private file, the connection pragmas, then migrations.
 
-Synchronous: these run on the SQLite backend's database thread.
+Each connection is an :class:`aiosqlite.Connection`: a ``sqlite3`` connection
+owned by a thread of its own. :func:`on_thread` runs a synchronous function on
+that thread with the ``sqlite3`` connection; the pragmas, migrations and plans
+are such functions (synchronous, like :mod:`bot.db.migrate`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
+
+import aiosqlite
 
 from bot.db.errors import StoreError, wrap_sqlite_error
 from bot.db.migrate import apply_migrations
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BUSY_TIMEOUT = 5.0
 
 
-def connect(location: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> sqlite3.Connection:
+async def on_thread(conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(sqlite3_connection, *args)`` on ``conn``'s own thread; its result or its exception.
+
+    The one place that reaches into aiosqlite: it has no public "run this
+    callable on your thread" method, and a whole plan (or a group commit's
+    batch) must run in one trip to the thread, not one trip per statement.
+    ``Connection._execute(fn, *args)`` queues ``fn`` for that thread and is
+    what every public method of aiosqlite is built on; ``_conn`` is the
+    ``sqlite3`` connection the thread owns. Both are unchanged across the
+    versions ``pyproject.toml`` allows (source:
+    https://github.com/omnilib/aiosqlite/blob/main/aiosqlite/core.py), and
+    ``tests/db/test_aiosqlite_thread.py`` fails if either changes.
+    """
+    result: T = await conn._execute(fn, conn._conn, *args)
+    return result
+
+
+async def connect(
+    location: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+) -> aiosqlite.Connection:
     """A configured, migrated connection to ``location``; the caller closes it.
 
     ``isolation_level=None`` leaves transactions to us: the store issues its own
@@ -29,18 +57,15 @@ def connect(location: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> sqlite
     otherwise pre-empt with a deferred ``BEGIN``.
     """
     if location != ":memory:":
-        prepare_file(Path(location))
+        await asyncio.to_thread(prepare_file, Path(location))
     try:
-        conn = sqlite3.connect(
-            location, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-        )
+        conn = await aiosqlite.connect(location, timeout=busy_timeout, isolation_level=None)
     except sqlite3.Error as exc:
         raise wrap_sqlite_error(exc) from exc
     try:
-        conn.row_factory = sqlite3.Row
-        version = configure(conn, busy_timeout)
+        version = await on_thread(conn, configure, busy_timeout)
     except BaseException as exc:
-        conn.close()
+        await conn.close()
         if isinstance(exc, sqlite3.Error):
             raise wrap_sqlite_error(exc) from exc
         raise
@@ -48,9 +73,9 @@ def connect(location: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> sqlite
     return conn
 
 
-def connect_reader(
+async def connect_reader(
     location: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
-) -> sqlite3.Connection | None:
+) -> aiosqlite.Connection | None:
     """A second, read-only connection to an open database, or None when there cannot be one.
 
     Opened with ``mode=ro`` and ``PRAGMA query_only``, so it can never write
@@ -63,22 +88,24 @@ def connect_reader(
         return None
     uri = read_only_uri(location)
     try:
-        conn = sqlite3.connect(
-            uri, uri=True, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-        )
+        conn = await aiosqlite.connect(uri, uri=True, timeout=busy_timeout, isolation_level=None)
     except sqlite3.Error as exc:
         log.warning("no read-only connection to %s (%s): reads share the writer", location, exc)
         return None
     try:
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000):d}")
-        conn.execute("PRAGMA query_only = ON")
-        conn.execute("PRAGMA user_version").fetchone()  # proves the file can be read now
+        await on_thread(conn, _configure_reader, busy_timeout)
     except sqlite3.Error as exc:
-        conn.close()
+        await conn.close()
         log.warning("no read-only connection to %s (%s): reads share the writer", location, exc)
         return None
     return conn
+
+
+def _configure_reader(conn: sqlite3.Connection, busy_timeout: float) -> None:
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000):d}")
+    conn.execute("PRAGMA query_only = ON")
+    conn.execute("PRAGMA user_version").fetchone()  # proves the file can be read now
 
 
 def read_only_uri(location: str) -> str:
@@ -122,6 +149,7 @@ def _journal_mode_wal(conn: sqlite3.Connection, busy_timeout: float) -> Any:
 
 def configure(conn: sqlite3.Connection, busy_timeout: float) -> int:
     """Set the per-connection pragmas and migrate; return the schema version."""
+    conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000):d}")
     row = _journal_mode_wal(conn, busy_timeout)
     if row is None or str(row[0]).lower() != "wal":

@@ -22,11 +22,13 @@ import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.db.errors import wrap_sqlite_error
+import aiosqlite
+
+from bot.db.connection import on_thread
+from bot.db.errors import StoreError, wrap_sqlite_error
 from bot.db.migrate import rollback
 from bot.db.plan import Op, Plan
 
@@ -70,17 +72,17 @@ class GroupCommitter:
 
     def __init__(
         self,
-        conn: sqlite3.Connection,
-        thread: ThreadPoolExecutor,
+        conn: aiosqlite.Connection,
         drive: Callable[[sqlite3.Connection, Plan[Any]], Any],
     ) -> None:
-        """Batch plans for ``conn``, which only ``thread`` (one worker) may use."""
+        """Batch plans for ``conn``, running them on its own thread with ``drive``."""
         self._conn = conn
-        self._thread = thread
         self._drive = drive
         self._pending: deque[Item] = deque()
         self._mutex = threading.Lock()
         self._draining = False
+        # The running drain, referenced so that it is not garbage-collected mid-way.
+        self._drains: set[asyncio.Task[None]] = set()
         #: Batches committed and plans run (for tests and the bench).
         self.batches = 0
         self.plans = 0
@@ -93,7 +95,9 @@ class GroupCommitter:
             self._pending.append(item)
             start, self._draining = not self._draining, True
         if start:
-            loop.run_in_executor(self._thread, self._drain)
+            drain = loop.create_task(on_thread(self._conn, self._drain))
+            self._drains.add(drain)
+            drain.add_done_callback(self._drained)
         try:
             return await asyncio.shield(item.future)
         except asyncio.CancelledError:
@@ -105,7 +109,28 @@ class GroupCommitter:
                 item.future.exception()  # retrieved: expected after a cancellation
             raise
 
-    def _drain(self) -> None:
+    def _drained(self, drain: asyncio.Task[None]) -> None:
+        """On the loop: a drain that could not run fails the plans still waiting.
+
+        That is a closed connection, or the loop shutting down before the
+        drain reached the thread. Plans the thread already took get their own
+        results; a drain that is still queued on the thread finds nothing
+        left, and a later one runs after it on the same thread, never beside it.
+        """
+        self._drains.discard(drain)
+        cause = asyncio.CancelledError() if drain.cancelled() else drain.exception()
+        if cause is None:
+            return
+        error = StoreError("the database connection is closed")
+        error.__cause__ = cause
+        with self._mutex:
+            waiting = list(self._pending)
+            self._pending.clear()
+            self._draining = False
+        for item in waiting:
+            _resolve(item.future, None, error)
+
+    def _drain(self, conn: sqlite3.Connection) -> None:
         """On the database thread: run batches until nothing waits."""
         while True:
             with self._mutex:
@@ -114,14 +139,13 @@ class GroupCommitter:
                     return
                 batch = [self._pending.popleft() for _ in range(min(MAX_BATCH, len(self._pending)))]
             try:
-                self._run_batch(batch)
+                self._run_batch(conn, batch)
             except BaseException as exc:  # never leave a caller waiting
                 log.exception("group commit failed")
                 for item in batch:
                     item.loop.call_soon_threadsafe(_resolve, item.future, None, exc)
 
-    def _run_batch(self, batch: list[Item]) -> None:
-        conn = self._conn
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[Item]) -> None:
         outcomes: list[tuple[Item, Any, BaseException | None]] = []
         durable = any(item.durable for item in batch)
         if durable:
@@ -133,7 +157,7 @@ class GroupCommitter:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for item in batch:
-                    outcomes.append((item, *self._run_one(item)))
+                    outcomes.append((item, *self._run_one(conn, item)))
                 conn.execute("COMMIT")
             except BaseException:
                 rollback(conn)
@@ -149,7 +173,7 @@ class GroupCommitter:
         for item, value, error in outcomes:
             item.loop.call_soon_threadsafe(_resolve, item.future, value, error)
 
-    def _run_one(self, item: Item) -> tuple[Any, BaseException | None]:
+    def _run_one(self, conn: sqlite3.Connection, item: Item) -> tuple[Any, BaseException | None]:
         """Run one plan inside its savepoint; its result, or the error it was rolled back for.
 
         An error the savepoint cannot contain (SQLite rolled the whole
@@ -157,7 +181,6 @@ class GroupCommitter:
         """
         if item.abandoned.is_set():
             return None, Abandoned()
-        conn = self._conn
         conn.execute("SAVEPOINT plan")
         try:
             value = self._drive(conn, item.factory())

@@ -1,8 +1,9 @@
 """Running plans on SQLite: whole plans on the database thread, committed in groups.
 
-The writer connection lives on a thread of its own (a one-worker executor).
-Every write plan queued by any coroutine runs there, one at a time, each
-inside its own savepoint, and the plans waiting together share one
+The writer connection lives on a thread of its own (an
+:class:`aiosqlite.Connection`; plans reach its thread through
+:func:`bot.db.connection.on_thread`). Every write plan queued by any coroutine
+runs there, one at a time, each inside its own savepoint, and the plans waiting together share one
 ``BEGIN IMMEDIATE`` ... ``COMMIT`` (see :mod:`bot.db.group_commit`). One
 thread trip per operation instead of one per statement, and one commit per
 batch instead of one per operation, is what lets 50 concurrent writers reach
@@ -10,22 +11,23 @@ thousands of credit operations per second; running one at a time serialises
 this process's plans (``BEGIN IMMEDIATE`` serialises other processes).
 
 Read-only snapshots (``/metrics``, ``stats``) run on a second, read-only
-connection and thread: in WAL mode they read beside the writer, so a scrape
+aiosqlite connection (and thread): in WAL mode they read beside the writer, so a scrape
 never makes a reservation wait.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import sqlite3
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import aiosqlite
+
 from bot.db import connection
+from bot.db.connection import on_thread
 from bot.db.errors import wrap_sqlite_error
 from bot.db.group_commit import GroupCommitter
 from bot.db.migrate import rollback
@@ -105,57 +107,40 @@ def _transact(
 
 
 class SqliteBackend:
-    """A migrated SQLite file (or ``:memory:``): a writer thread and, for files, a reader thread."""
+    """A migrated SQLite file (or ``:memory:``): a writer connection and, for files, a reader."""
 
     name = "sqlite"
 
     def __init__(
         self,
         location: str,
-        writer: sqlite3.Connection,
-        writer_thread: ThreadPoolExecutor,
-        reader: sqlite3.Connection | None,
-        reader_thread: ThreadPoolExecutor | None,
+        writer: aiosqlite.Connection,
+        reader: aiosqlite.Connection | None,
     ) -> None:
         """Wrap open connections; use :meth:`open`."""
         self.location = location
         self._writer = writer
-        self._writer_thread = writer_thread
         self._reader = reader
-        self._reader_thread = reader_thread
-        self.committer = GroupCommitter(writer, writer_thread, _drive)
+        self.committer = GroupCommitter(writer, _drive)
         #: How many snapshots ran on the read-only connection (for tests and debugging).
         self.reader_reads = 0
 
     @classmethod
     async def open(cls, location: str, busy_timeout: float) -> SqliteBackend:
         """Create or open the file, migrate it, and open the read-only connection."""
-        loop = asyncio.get_running_loop()
-        writer_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        writer = await connection.connect(location, busy_timeout)
         try:
-            writer = await loop.run_in_executor(
-                writer_thread, connection.connect, location, busy_timeout
-            )
+            reader = await connection.connect_reader(location, busy_timeout)
         except BaseException:
-            writer_thread.shutdown(wait=False)
+            await writer.close()
             raise
-        reader_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-reader")
-        reader = await loop.run_in_executor(
-            reader_thread, connection.connect_reader, location, busy_timeout
-        )
-        if reader is None:
-            reader_thread.shutdown(wait=False)
-            return cls(location, writer, writer_thread, None, None)
-        return cls(location, writer, writer_thread, reader, reader_thread)
+        return cls(location, writer, reader)
 
     async def close(self) -> None:
-        """Close both connections on their threads, then stop the threads."""
-        loop = asyncio.get_running_loop()
-        if self._reader is not None and self._reader_thread is not None:
-            await loop.run_in_executor(self._reader_thread, self._reader.close)
-            self._reader_thread.shutdown(wait=False)
-        await loop.run_in_executor(self._writer_thread, self._writer.close)
-        self._writer_thread.shutdown(wait=False)
+        """Close both connections (each on its thread, which then stops)."""
+        if self._reader is not None:
+            await self._reader.close()
+        await self._writer.close()
 
     async def on_connection(
         self, fn: Callable[[sqlite3.Connection], T], *, reader: bool = False
@@ -166,22 +151,14 @@ class SqliteBackend:
         middle of a transaction, and never from the event loop's thread, where
         sqlite3 would block the loop on the connection's mutex.
         """
-        conn, thread = (
-            (self._reader, self._reader_thread)
-            if reader
-            else (
-                self._writer,
-                self._writer_thread,
-            )
-        )
-        if conn is None or thread is None:
+        conn = self._reader if reader else self._writer
+        if conn is None:
             raise ValueError("this database has no read-only connection")
-        return await asyncio.get_running_loop().run_in_executor(thread, fn, conn)
+        return await on_thread(conn, fn)
 
-    async def _call(self, thread: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
+    async def _call(self, conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> T:
         abandoned = threading.Event()
-        call = functools.partial(fn, *args, abandoned)
-        done = asyncio.get_running_loop().run_in_executor(thread, call)
+        done = asyncio.ensure_future(on_thread(conn, fn, *args, abandoned))
         try:
             return await asyncio.shield(done)
         except asyncio.CancelledError:
@@ -206,13 +183,11 @@ class SqliteBackend:
         It sees this process's last commit, and takes no write lock (a
         deferred ``BEGIN``): another process writing does not hold it up.
         """
-        args = (self._writer, factory, "BEGIN", False, False)
-        return await self._call(self._writer_thread, _transact, *args)
+        return await self._call(self._writer, _transact, factory, "BEGIN", False, False)
 
     async def snapshot(self, factory: Callable[[], Plan[T]]) -> T:
         """Run a read-only plan in one snapshot on the read-only connection (or the writer)."""
-        if self._reader is None or self._reader_thread is None:
+        if self._reader is None:
             return await self.read(factory)
         self.reader_reads += 1
-        args = (self._reader, factory, "BEGIN", False, False)
-        return await self._call(self._reader_thread, _transact, *args)
+        return await self._call(self._reader, _transact, factory, "BEGIN", False, False)

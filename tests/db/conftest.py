@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
@@ -22,6 +22,8 @@ from bot.db import Job, Store
 from bot.db.dialect import postgres_args
 from bot.db.sqlite_backend import SqliteBackend
 from tests.support.postgres import fresh_database
+
+T = TypeVar("T")
 
 # A fixed instant well inside a UTC day; tests move across midnight explicitly.
 NOON = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
@@ -133,14 +135,14 @@ def raw(db_path: Path) -> Iterator[Callable[[], sqlite3.Connection]]:
 Count = Callable[..., Awaitable[int]]
 
 
-def sqlite_writer(store: Store) -> sqlite3.Connection:
-    """The SQLite store's writer connection, for the few tests that set pragmas on it.
+async def on_sqlite_writer(store: Store, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """``fn(writer)`` on the SQLite store's writer thread, for the few tests that set pragmas.
 
-    Only while the store is idle: the connection belongs to the store's database thread.
+    Between two of the store's transactions: the connection belongs to its own thread.
     """
     backend = store._backend
     assert isinstance(backend, SqliteBackend)
-    return backend._writer
+    return await backend.on_connection(fn)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 
 from bot.db import BudgetExceeded, Job, QuotaExceeded, SpendCap, Store, StoreError
 from bot.db.errors import NotSubmittable, RenderLimitExceeded
-from tests.db.conftest import sqlite_writer
+from tests.db.conftest import on_sqlite_writer
 
 Reserve = Callable[..., Awaitable[Job]]
 Args = Callable[..., dict[str, Any]]
@@ -202,7 +202,10 @@ async def test_mark_submitting_commits_with_a_full_sync_then_normal_again(
 ) -> None:
     job = await reserve()
     await sqlite_store.mark_submitting(job.id)
-    assert sqlite_writer(sqlite_store).execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    synchronous = await on_sqlite_writer(
+        sqlite_store, lambda conn: conn.execute("PRAGMA synchronous").fetchone()[0]
+    )
+    assert synchronous == 1  # NORMAL
     marked = await sqlite_store.get_job(job.id)
     assert marked is not None and marked.submitted_at is not None
 

@@ -13,7 +13,7 @@ import pytest
 from bot.db import Job, QuotaExceeded, Store, StoreBusy, StoreError, TooManyRunning
 from bot.db.plan import run, single
 from bot.db.sqlite_backend import SqliteBackend
-from tests.db.conftest import sqlite_writer
+from tests.db.conftest import on_sqlite_writer
 
 Reserve = Callable[..., Awaitable[Job]]
 Raw = Callable[[], sqlite3.Connection]
@@ -130,7 +130,7 @@ async def test_disk_full_is_a_store_error_and_writes_nothing(
     # Cap the file at its current size: the next page SQLite needs fails with
     # SQLITE_FULL, the same error a full disk gives. Reaching into the private
     # connection is the only way to set this per-connection limit.
-    sqlite_writer(sqlite_store).execute("PRAGMA max_page_count = 1")
+    await on_sqlite_writer(sqlite_store, lambda conn: conn.execute("PRAGMA max_page_count = 1"))
     big = {"padding": "x" * 50_000}
 
     with pytest.raises(StoreError, match="full") as failed:
@@ -138,7 +138,9 @@ async def test_disk_full_is_a_store_error_and_writes_nothing(
 
     assert not isinstance(failed.value, StoreBusy)
     assert await count("jobs") == 1 and await count("ledger") == 1
-    sqlite_writer(sqlite_store).execute("PRAGMA max_page_count = 1073741823")
+    await on_sqlite_writer(
+        sqlite_store, lambda conn: conn.execute("PRAGMA max_page_count = 1073741823")
+    )
     assert (await reserve(options=big)).options == big
 
 

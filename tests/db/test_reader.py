@@ -56,10 +56,9 @@ async def test_snapshots_cannot_write(store: Store) -> None:
 
 
 async def test_the_read_only_connection_cannot_write(sqlite_store: Store) -> None:
-    reader = sqlite_backend(sqlite_store)._reader
-    assert reader is not None
+    backend = sqlite_backend(sqlite_store)
     with pytest.raises(sqlite3.OperationalError, match=r"readonly|read-only|query_only"):
-        reader.execute("DELETE FROM jobs")
+        await backend.on_connection(lambda conn: conn.execute("DELETE FROM jobs"), reader=True)
 
 
 async def test_an_in_memory_store_reads_on_its_writer() -> None:
@@ -89,6 +88,8 @@ async def test_an_in_memory_store_reads_on_its_writer() -> None:
 async def test_operator_sums_read_an_index_not_the_table(
     sqlite_store: Store, sql: str, params: tuple[object, ...], index: str
 ) -> None:
-    plan = sqlite_backend(sqlite_store)._writer.execute(f"EXPLAIN QUERY PLAN {sql}", params)
-    rows = plan.fetchall()
+    explain = f"EXPLAIN QUERY PLAN {sql}"
+    rows = await sqlite_backend(sqlite_store).on_connection(
+        lambda conn: conn.execute(explain, params).fetchall()
+    )
     assert any(index in str(row[3]) for row in rows), [row[3] for row in rows]

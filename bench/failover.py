@@ -33,6 +33,7 @@ from bot.fake_provider.scenario import Scenario
 from tests.support.harness import percents
 
 TICK = 0.1
+MEMBERS_PER_CHANNEL = 10  # a busy video channel; 500 members make 25 channels a server
 
 
 def environment(
@@ -61,6 +62,11 @@ async def run(n: int, profile: Profile) -> dict[str, Any]:
         async with FakeProvider("generations", scenario) as provider, FakeDiscord() as fake:
             enforce_discord_limits(fake)
             guilds = [fake.add_guild(f"shard{s}", shard=(s, 2)) for s in (0, 1)]
+            # Members spread over channels as in real servers: jobs claimed by the other
+            # process are edited with the bot token, which Discord holds to 30 edits a
+            # minute per channel (interaction tokens are not: see the README).
+            rooms = max(1, n // (2 * MEMBERS_PER_CHANNEL))
+            channels = [[fake.add_channel(f"videos-{c}", g) for c in range(rooms)] for g in guilds]
             users = [fake.add_user(f"member{i}") for i in range(n)]
             for i, user in enumerate(users):
                 guilds[i % 2].members.append(user)
@@ -86,7 +92,10 @@ async def run(n: int, profile: Profile) -> dict[str, Any]:
                 jobs = []
                 for i, user in enumerate(users):
                     options = {"image": image, "prompt": f"bench job {i}: the tide turns"}
-                    jobs.append(await fake.slash("video", options, guild=guilds[i % 2], user=user))
+                    guild, room = guilds[i % 2], channels[i % 2][(i // 2) % rooms]
+                    jobs.append(
+                        await fake.slash("video", options, guild=guild, channel=room, user=user)
+                    )
                     await asyncio.sleep(1 / profile.ramp_per_second)  # pacing the members
                 doomed = [ix for ix in jobs if ix.guild is guilds[0]]
                 # Every job of process 0 renders at the provider (its progress shows): kill it.

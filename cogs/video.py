@@ -49,9 +49,15 @@ class VideoCog(commands.Cog):
         models = [Choice(name=m.name, value=m.name) for m in caps.models][:25]
         # Every name and description is a catalogue message: the tree's translator
         # (bot.i18n.translator) gives Discord their translations when syncing.
+        # Only the orientations some model can make (a catalogue may list none in 9:16).
+        offered = {side for m in caps.models for side in m.sizes}
         orientations = [
-            Choice(name=locale_str("portrait (9:16)"), value="portrait"),
-            Choice(name=locale_str("landscape (16:9)"), value="landscape"),
+            choice
+            for choice in (
+                Choice(name=locale_str("portrait (9:16)"), value="portrait"),
+                Choice(name=locale_str("landscape (16:9)"), value="landscape"),
+            )
+            if choice.value in offered
         ]
         cog = self
 
@@ -83,7 +89,7 @@ class VideoCog(commands.Cog):
             image: discord.Attachment,
             prompt: str,
             duration: int | None = None,
-            orientation: str = "portrait",
+            orientation: str | None = None,
             model: str | None = None,
             hd: bool = False,
         ) -> None:
@@ -97,7 +103,7 @@ class VideoCog(commands.Cog):
         image: discord.Attachment,
         prompt: str,
         duration: int | None,
-        orientation: str,
+        orientation: str | None,
         model: str | None,
         hd: bool,
     ) -> None:
@@ -116,6 +122,9 @@ class VideoCog(commands.Cog):
             max_bytes=settings.provider.image_max_bytes,
         )
         text = check_prompt(prompt, settings.prompt_max_length)
+        if orientation is None:  # portrait, unless the model can only make landscape
+            sizes = self.bot.provider.capabilities.model(model).sizes
+            orientation = "landscape" if "portrait" not in sizes and sizes else "portrait"
         side: Orientation = "landscape" if orientation == "landscape" else "portrait"
         spec, seconds = check_options(
             self.bot.provider.capabilities, model=model, duration=duration, orientation=side, hd=hd

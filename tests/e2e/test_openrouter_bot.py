@@ -56,6 +56,16 @@ async def test_an_option_the_catalogue_does_not_offer_is_refused_for_free(tmp_pa
         assert submits(app) == [] and "0** of **3" in await app.quota()
 
 
+async def test_a_landscape_only_model_makes_landscape_when_no_orientation_is_chosen(
+    tmp_path: Path,
+) -> None:
+    async with running_app(tmp_path, "openrouter", fast(), model="acme/widescreen") as app:
+        assert choices(app, "orientation") == ["portrait", "landscape"]  # others do portrait
+        assert "✅" in await app.finished(await app.video(model="acme/widescreen", duration=5))
+        (sent,) = submits(app)
+        assert sent["json"]["aspect_ratio"] == "16:9"
+
+
 async def test_garbage_catalogue_falls_back_and_a_400_is_a_clear_refunded_failure(
     tmp_path: Path,
 ) -> None:

@@ -11,11 +11,14 @@ confirmation); refunded failures stop at the member's limit plus
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from bot.db import Store
+from bot.db.sqlite_backend import SqliteBackend
 from bot.fake_provider.scenario import Scenario
-from tests.e2e.test_faults_db import LONG_PROMPT, disk_full
 from tests.support.fake_discord import FakeInteraction
 from tests.support.harness import KEY, App, photo_bytes, running_app, running_world
 
@@ -24,6 +27,29 @@ SUBMIT = "/v2/videos/generations"
 
 def slow(**knobs: Any) -> Scenario:
     return Scenario(**{"api_key": KEY, "steps": 6, "step_delay": 0.1, **knobs})
+
+
+@contextlib.asynccontextmanager
+async def submission_marks_refused(store: Store) -> AsyncIterator[None]:
+    """SQLite itself refuses the write that marks a job as sent, and only that write.
+
+    A temporary trigger on the store's own connection aborts any update that sets
+    ``submitted_at`` (taking a slot, settling and the rest still work), as a
+    failing disk would for that one transaction.
+    """
+    backend = store._backend
+    assert isinstance(backend, SqliteBackend)
+    await backend.on_connection(
+        lambda conn: conn.execute(
+            "CREATE TEMP TRIGGER refuse_marks BEFORE UPDATE OF submitted_at ON main.jobs"
+            " WHEN NEW.submitted_at IS NOT NULL"
+            " BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+        )
+    )
+    try:
+        yield
+    finally:
+        await backend.on_connection(lambda conn: conn.execute("DROP TRIGGER refuse_marks"))
 
 
 def submit_attempts(app: App) -> int:
@@ -60,16 +86,14 @@ async def cancel_and_confirm(app: App, ix: FakeInteraction, sent: int) -> str:
 
 async def test_a_submission_that_cannot_be_recorded_is_never_sent(tmp_path: Path) -> None:
     scenario = slow(never_finish=True)
-    async with running_app(
-        tmp_path, "generations", scenario, max_concurrent_jobs=1, prompt_max_length=6000
-    ) as app:
+    async with running_app(tmp_path, "generations", scenario, max_concurrent_jobs=1) as app:
         bob = app.discord.add_user("bob")
         blocker = await app.video(user=bob, prompt="bob's boat drifts")
         await app.discord.wait_for(lambda: app.provider.recorder.submissions == 1)
-        waiting = await app.video(prompt=LONG_PROMPT)  # queued behind bob's job
+        waiting = await app.video()  # queued behind bob's job
         await app.discord.wait_for(lambda: waiting.deferred and len(waiting.edits) >= 1)
         gave_up = app.logs.event("could not record its submission")
-        async with disk_full(app.store):
+        async with submission_marks_refused(app.store):
             app.provider.scenario.never_finish = False  # bob's job ends: the slot frees
             await asyncio.wait_for(gave_up.wait(), 15)
         content = await app.finished(waiting)

@@ -194,7 +194,12 @@ class Soak:
             answer = question.content  # the answer replaced the question
         else:
             answer = str(asked.callback.data.get("content"))  # type: ignore[union-attr]
-        self.cancel_answers[job_of(custom_id)] = answer
+        # A member may press Cancel twice before the job's message changes: the click
+        # that cancelled it says so, a later one "already finished". Keep the former.
+        if answer in (CANCELLED, CANCELLED_KEPT):
+            self.cancel_answers[job_of(custom_id)] = answer
+        else:
+            self.cancel_answers.setdefault(job_of(custom_id), answer)
 
     def running(self, channel_id: int | None = None) -> list[FakeInteraction]:
         """Jobs showing progress in their interaction's message."""

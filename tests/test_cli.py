@@ -2,64 +2,34 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from bot.fake_provider import FakeProvider
 from bot.fake_provider.scenario import Scenario
+from tests.support.cli import Result, phone_photo, sora_bot
 
 KEY = "sk-cli-test-key-000111"
-
-
-@dataclass
-class Result:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def last_out(self) -> str:
-        return self.stdout.strip().splitlines()[-1]
-
-    @property
-    def last_err(self) -> str:
-        return self.stderr.strip().splitlines()[-1]
 
 
 @pytest.fixture
 def photo(tmp_path: Path) -> Path:
     """A phone-sized photo: not the size any provider wants."""
-    path = tmp_path / "photo.jpg"
-    Image.new("RGB", (4000, 3000), (30, 120, 200)).save(path, quality=80)
-    return path
+    return phone_photo(tmp_path / "photo.jpg")
 
 
 async def generate(
     base_url: str, protocol: str, *args: str, cwd: Path, key: str = KEY, **env: str
 ) -> Result:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("PROVIDER_", "DISCORD_"))}
-    environ.update(
-        PROVIDER_PROTOCOL=protocol,
-        PROVIDER_BASE_URL=base_url,
-        PROVIDER_API_KEY=key,
-        PROVIDER_POLL_INTERVAL="0.02",
-        PROVIDER_RETRY_BACKOFF="0.01",
-        **env,
-    )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "generate", *args,
-        cwd=cwd, env=environ,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode is not None
-    return Result(proc.returncode, out.decode(), err.decode())
+    settings = {
+        "PROVIDER_PROTOCOL": protocol,
+        "PROVIDER_BASE_URL": base_url,
+        "PROVIDER_API_KEY": key,
+        "PROVIDER_POLL_INTERVAL": "0.02",
+        "PROVIDER_RETRY_BACKOFF": "0.01",
+    }
+    return await sora_bot("generate", *args, cwd=cwd, env={**settings, **env})
 
 
 def fast(**knobs: object) -> Scenario:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,21 +10,11 @@ from PIL import Image
 
 from bot.db import Store
 from bot.ops.chart import HEIGHT_PX, WIDTH_PX
+from tests.support.cli import Result, sora_bot
 
 TOKEN = "discord-token-stats-cli-31337"
 KEY = "sk-stats-cli-key-271828"
 GUILD = 10
-
-
-@dataclass
-class Result:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def last_err(self) -> str:
-        return self.stderr.strip().splitlines()[-1]
 
 
 @pytest.fixture
@@ -62,28 +48,17 @@ async def database(tmp_path: Path) -> Path:
 
 async def stats(*args: str, cwd: Path, database: Path) -> Result:
     """Run ``sora-bot stats`` with the bot's settings in the environment (no .env)."""
-    environ = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PROVIDER_", "DISCORD_", "DATABASE_", "BUDGET_", "PRICE_"))
+    settings = {
+        "DISCORD_TOKEN": TOKEN,
+        "PROVIDER_PROTOCOL": "videos",
+        "PROVIDER_BASE_URL": "http://127.0.0.1:9",
+        "PROVIDER_API_KEY": KEY,
+        "DATABASE_PATH": str(database),
+        "PRICE_CURRENCY": "EUR",
+        "BUDGET_SERVER_DAILY_MONEY": "5",
     }
-    environ.update(
-        DISCORD_TOKEN=TOKEN,
-        PROVIDER_PROTOCOL="videos",
-        PROVIDER_BASE_URL="http://127.0.0.1:9",
-        PROVIDER_API_KEY=KEY,
-        DATABASE_PATH=str(database),
-        PRICE_CURRENCY="EUR",
-        BUDGET_SERVER_DAILY_MONEY="5",
-    )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "stats", *args,
-        cwd=cwd, env=environ,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 90)
-    assert proc.returncode is not None
-    result = Result(proc.returncode, out.decode(), err.decode())
+    drop = ("PROVIDER_", "DISCORD_", "DATABASE_", "BUDGET_", "PRICE_")
+    result = await sora_bot("stats", *args, cwd=cwd, env=settings, timeout=90, drop=drop)
     for secret in (TOKEN, KEY):
         assert secret not in result.stdout + result.stderr
     return result

@@ -38,8 +38,21 @@ log = logging.getLogger(__name__)
 MAX_CHANNELS_SHOWN = 10
 
 
-async def admit(store: Store, settings: Settings, request: JobRequest, *, protocol: str) -> Job:
-    """Check the rules and reserve the job's credits; raises :class:`Refusal` when refused."""
+async def admit(
+    store: Store,
+    settings: Settings,
+    request: JobRequest,
+    *,
+    protocol: str,
+    interaction_token: str | None = None,
+    application_id: int | None = None,
+) -> Job:
+    """Check the rules and reserve the job's credits; raises :class:`Refusal` when refused.
+
+    ``interaction_token`` and ``application_id`` (the `/video` interaction's)
+    are stored with the job, until it settles: any process that resumes it edits
+    its message through that webhook while the token lives.
+    """
     cost = request.credits(settings.cost_table)
     if cost < 0:
         raise ValueError("a job cannot cost a negative number of credits")
@@ -87,6 +100,8 @@ async def admit(store: Store, settings: Settings, request: JobRequest, *, protoc
             max_extra=settings.server_max_extra_credits,
             caps=spend_caps(settings.limits, guild),
             refund_allowance=settings.refund_allowance_per_day,
+            interaction_token=interaction_token,
+            application_id=application_id,
         )
     except RenderLimitExceeded as exc:
         log.info("render gate for user %s: %s", request.user_id, exc)

@@ -37,7 +37,7 @@ class JobResumer:
     provider: Provider
     context: RunContext
     runs: dict[int, JobRun]
-    messenger: Callable[[Job], JobMessenger]
+    messenger: Callable[..., JobMessenger]
     start: Callable[..., asyncio.Task[None] | None]
 
     async def resume_unfinished(self, only: Collection[int] | None = None) -> int:
@@ -53,20 +53,23 @@ class JobResumer:
             jobs = await self.store.claim_expired(self.owner, self.settings.job_lease_seconds)
         else:
             jobs = [j for j in await self.store.leased_jobs(self.owner) if j.id in only]
+            return await self.resume_jobs(jobs, claimed=False)
         return await self.resume_jobs(jobs)
 
-    async def resume_jobs(self, jobs: Iterable[Job]) -> int:
+    async def resume_jobs(self, jobs: Iterable[Job], *, claimed: bool = True) -> int:
         """Resume what the provider still has of ``jobs``, start the never sent, end the rest.
 
         Chat-protocol jobs (not resumable) that were sent are failed and
-        refunded, with a Retry button, exactly as after a restart.
+        refunded, with a Retry button, exactly as after a restart. ``claimed``
+        jobs come from a process that died (or this one's previous run): their
+        messages' rate budgets are taken as spent (see :mod:`bot.ui.edits`).
         """
         resumable = self.provider.capabilities.resumable
         carried = 0
         for job in jobs:
             if job.id in self.runs or job.id in self.context.unsettled:
                 continue
-            messenger = self.messenger(job)
+            messenger = self.messenger(job, claimed=claimed)
             try:
                 request = request_from_job(job, self.provider.capabilities)
             except UserError as exc:

@@ -37,7 +37,7 @@ from bot.media.served import MediaStore
 from bot.providers.base import Provider
 from bot.providers.push import HookRegistry, HookServer, PushCapable
 from bot.ui.edits import EditScheduler
-from bot.ui.messenger import JobMessenger
+from bot.ui.messenger import JobMessenger, StoredToken
 from bot.ui.text import job_locale
 
 log = logging.getLogger(__name__)
@@ -138,15 +138,25 @@ class JobService(JobControls, JobResumer):
 
     # ------------------------------------------------------------------ new jobs
 
-    async def accept(self, request: JobRequest) -> Job:
+    async def accept(
+        self, request: JobRequest, interaction: discord.Interaction | None = None
+    ) -> Job:
         """Apply the operator's rules and reserve the job's credits atomically.
 
         The rules (prompt filter, blocks, channels, limits, extra credits, budget
         caps) and their refusal messages live in :mod:`bot.jobs.admission`.
-        The job is held by this process's lease from the start.
+        The job is held by this process's lease from the start; ``interaction``'s
+        token is stored with it, for whichever process resumes it.
         """
         try:
-            job = await admit(self.store, self.settings, request, protocol=self.provider.name)
+            job = await admit(
+                self.store,
+                self.settings,
+                request,
+                protocol=self.provider.name,
+                interaction_token=interaction.token if interaction is not None else None,
+                application_id=interaction.application_id if interaction is not None else None,
+            )
         except StoreError as exc:
             log.error("reserving a credit failed: %s", exc)
             raise UserError(
@@ -171,7 +181,7 @@ class JobService(JobControls, JobResumer):
         if not resolved:
             request = for_member(request, interaction, self.settings.cost_table)
         try:
-            job = await self.accept(request)
+            job = await self.accept(request, interaction)
         except UserError as exc:
             if self._on_refused is not None:
                 self._on_refused(exc.reason if isinstance(exc, Refusal) else "other")
@@ -234,12 +244,23 @@ class JobService(JobControls, JobResumer):
         interaction: discord.Interaction | None = None,
         *,
         message_id: int | None = None,
+        claimed: bool = False,
     ) -> JobMessenger:
-        """The job's message: the interaction's reply, or (after a restart) its stored ids."""
+        """The job's message: the interaction's reply, or (after a restart) its stored ids.
+
+        A resumed job (no ``interaction``) edits through the token stored with
+        it while that lives: Discord's 15 minutes run from the interaction's
+        creation, and the job was reserved after it, within the 3 s Discord
+        gives the first answer (or it was refunded), which the messenger's
+        ``TOKEN_MARGIN`` covers. ``claimed``: taken over from a process that died.
+        """
 
         async def moved(channel_id: int, message_id: int) -> None:
             await self.store.update_job(job.id, channel_id=channel_id, message_id=message_id)
 
+        token = None
+        if job.interaction_token and job.application_id:
+            token = StoredToken.issued(job.application_id, job.interaction_token, job.created_at)
         return JobMessenger(
             self.client,
             job_id=job.id,
@@ -247,6 +268,8 @@ class JobService(JobControls, JobResumer):
             channel_id=job.channel_id,
             message_id=message_id if message_id is not None else job.message_id,
             interaction=interaction,
+            token=token,
+            claimed=claimed,
             on_moved=moved,
             locale=job_locale(job.options),
         )

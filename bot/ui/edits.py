@@ -26,6 +26,15 @@ process holding its guild's shard, so those budgets are never divided.
 
 The route (interaction webhook, or bot token in a channel) is read from the
 job's messenger at send time: it changes when the 15-minute token runs out.
+
+A job taken over from a process that died (its source's ``claimed`` is true)
+arrives with budgets this process never saw that one spend. Its channel is
+counted as spent for one channel window (no bot-token progress edit there
+until it passes: the dead process's edits, at most the channel budget, are
+then out of Discord's window too, and final messages keep the headroom below
+Discord's limit they always have), and its token window as spent but for one
+edit, so the first progress after a takeover is not delayed: Discord allows
+one more per token than the budget, and the dead process's edits were within it.
 """
 
 from __future__ import annotations
@@ -70,6 +79,11 @@ class RouteSource(Protocol):
     def via_interaction(self) -> bool:
         """True while edits use the interaction token (exempt from the global limit)."""
         ...
+
+
+def _claimed(source: RouteSource | None) -> bool:
+    """Whether another process edited ``source``'s message until it died (``claimed``)."""
+    return bool(getattr(source, "claimed", False))
 
 
 class EditHandle:
@@ -197,8 +211,24 @@ class EditScheduler:
         self.sent = 0  # edits started, all routes (for metrics and the bench)
 
     def handle(self, edit: Edit, source: RouteSource | None = None, *, name: str) -> EditHandle:
-        """A handle for one message, edited through ``edit``, routed as ``source`` says."""
-        return EditHandle(self, edit, source, name)
+        """A handle for one message, edited through ``edit``, routed as ``source`` says.
+
+        A ``source`` whose ``claimed`` is true was taken over: see :meth:`taken_over`.
+        """
+        handle = EditHandle(self, edit, source, name)
+        if source is not None and _claimed(source):
+            self.taken_over(handle, source.channel_id)
+        return handle
+
+    def taken_over(self, handle: EditHandle, channel: int) -> None:
+        """Assume another process spent ``handle``'s budgets just now (see the module docstring).
+
+        Its token window keeps room for one edit; ``channel`` takes no progress
+        edit for one channel window from now.
+        """
+        now = asyncio.get_running_loop().time()
+        handle.window.fill(now, leave=1)
+        self._channel(channel).fill(now)
 
     # ------------------------------------------------------------ handle side
 

@@ -3,7 +3,9 @@
 Order of preference, falling to the next on failure:
 
 1. the interaction's original response, through its webhook, while the 15-minute
-   token has more than ``TOKEN_MARGIN`` left;
+   token has more than ``TOKEN_MARGIN`` left: the live interaction's, or the
+   token stored with the job (:class:`StoredToken`), so a job resumed by another
+   process or after a restart keeps its webhook edits;
 2. the same message edited with the bot token (``channel_id`` + ``message_id`` is
    all that needs, so it also works after a restart);
 3. a new message in the channel, mentioning only the member (the old one was
@@ -18,10 +20,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import discord
+from discord.http import handle_message_parameters
+from discord.webhook.async_ import async_context
 
 from bot.i18n import DEFAULT_LOCALE
 from bot.ui.buttons import Buttons, job_view
@@ -29,6 +34,7 @@ from bot.ui.buttons import Buttons, job_view
 log = logging.getLogger(__name__)
 
 TOKEN_MARGIN = dt.timedelta(seconds=90)
+TOKEN_LIFE = dt.timedelta(minutes=15)  # Discord's, from the interaction's creation
 UPLOAD_HEADROOM = 64 * 1024  # the request's JSON part shares the upload limit
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 NO_MENTIONS = discord.AllowedMentions.none()
@@ -44,6 +50,24 @@ def _too_large(exc: discord.HTTPException) -> bool:
     return exc.status == 413 or exc.code == 40005
 
 
+@dataclass(frozen=True, slots=True)
+class StoredToken:
+    """An interaction's webhook credentials kept with its job, for any process to edit with.
+
+    The token is a secret (it edits the message as the bot): it stays out of
+    ``repr`` and therefore out of logs.
+    """
+
+    application_id: int
+    token: str = field(repr=False)
+    expires_at: dt.datetime
+
+    @classmethod
+    def issued(cls, application_id: int, token: str, at: dt.datetime) -> StoredToken:
+        """The token of an interaction created at ``at``: it lives ``TOKEN_LIFE`` from then."""
+        return cls(application_id, token, at + TOKEN_LIFE)
+
+
 class JobMessenger:
     """Edits (and if need be re-creates) one job's message; see the module docstring."""
 
@@ -56,6 +80,8 @@ class JobMessenger:
         channel_id: int,
         message_id: int | None,
         interaction: discord.Interaction | None = None,
+        token: StoredToken | None = None,
+        claimed: bool = False,
         upload_limit: int | None = None,
         on_moved: Moved | None = None,
         locale: str = DEFAULT_LOCALE,
@@ -67,6 +93,10 @@ class JobMessenger:
         self.channel_id = channel_id
         self.message_id = message_id
         self.interaction = interaction
+        # Without a live interaction (a resumed job): the token stored with the job.
+        self.token = token if interaction is None else None
+        #: Taken over from a process that died: the edit scheduler assumes its budgets spent.
+        self.claimed = claimed
         self.on_moved = on_moved
         self._channel_usable = True
         self._dm: discord.Message | None = None
@@ -78,9 +108,13 @@ class JobMessenger:
     @property
     def via_interaction(self) -> bool:
         """Whether the interaction token can still be used (with a safety margin)."""
-        if self.interaction is None:
+        if self.interaction is not None:
+            expires_at = self.interaction.expires_at
+        elif self.token is not None:
+            expires_at = self.token.expires_at
+        else:
             return False
-        return self.interaction.expires_at - discord.utils.utcnow() > TOKEN_MARGIN
+        return expires_at - discord.utils.utcnow() > TOKEN_MARGIN
 
     async def edit(self, content: str, buttons: Buttons = None) -> None:
         """Show ``content`` (progress) with ``buttons``."""
@@ -126,26 +160,51 @@ class JobMessenger:
             return kwargs
 
         if self.via_interaction:
-            assert self.interaction is not None
             try:
-                message = await self.interaction.edit_original_response(**edit_kwargs())
-                self.message_id = message.id
+                self.message_id = await self._edit_original(edit_kwargs())
                 return
             except discord.NotFound as exc:
-                if exc.code == 10008:  # the message was deleted: post a new one
+                if exc.code == 10008 and self.interaction is not None:
+                    # The message was deleted: post a new one. (A stored token's job may
+                    # have moved to a message the webhook cannot edit: the stored id is
+                    # then the job's message, and the bot token finds out.)
                     log.info("job %s: progress message was deleted", self.job_id)
                     self.message_id = None
                 # The webhook can only edit the original, which is gone (10008) or
                 # unreachable (10015): keep to the bot token, or every edit posts anew.
-                self.interaction = None
+                self.interaction = self.token = None
             except discord.HTTPException as exc:
                 if _too_large(exc) or exc.status not in (401, 403):
                     raise
                 log.info("job %s: interaction token refused (%s)", self.job_id, exc.code)
-                self.interaction = None
+                self.interaction = self.token = None
         if self._channel_usable and await self._via_channel(edit_kwargs, video):
             return
         await self._via_dm(edit_kwargs, video)
+
+    async def _edit_original(self, kwargs: dict[str, Any]) -> int:
+        """Edit the interaction's original response through its webhook; the message's id."""
+        if self.interaction is not None:
+            return (await self.interaction.edit_original_response(**kwargs)).id
+        stored = self.token
+        assert stored is not None
+        # The request Interaction.edit_original_response makes (PATCH .../@original),
+        # with the stored credentials: the client's state makes the buttons acceptable.
+        webhook = discord.Webhook.partial(stored.application_id, stored.token, client=self.client)
+        with handle_message_parameters(
+            previous_allowed_mentions=self.client.allowed_mentions, **kwargs
+        ) as params:
+            data = await async_context.get().edit_original_interaction_response(
+                webhook.id,
+                stored.token,
+                session=webhook.session,
+                proxy=webhook.proxy,
+                proxy_auth=webhook.proxy_auth,
+                payload=params.payload,
+                multipart=params.multipart,
+                files=params.files,
+            )
+        return int(data["id"])
 
     async def _via_channel(
         self, edit_kwargs: Callable[[], dict[str, Any]], video: Path | None

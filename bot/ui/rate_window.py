@@ -31,3 +31,13 @@ class Window:
     def take(self, now: float) -> None:
         """Record one event at ``now`` (call only when ``free_at(now) <= now``)."""
         self._times.append(now)
+
+    def fill(self, now: float, *, leave: int = 0) -> None:
+        """Count the window as spent at ``now`` but for ``leave`` events.
+
+        For a budget someone else may have spent (another process, just before
+        it died): nothing more fits until ``now + period``, except ``leave`` events.
+        """
+        # Older events fall out of the deque; the newest ``leave`` of them stay counted.
+        for _ in range(max(0, self.limit - leave)):
+            self._times.append(now)

@@ -24,7 +24,7 @@ from bot.db import Store
 from bot.fake_provider import FakeProvider
 from bot.fake_provider.scenario import Scenario
 from tests.e2e.test_shards import cluster_env, session, video_in
-from tests.support.fake_discord import FakeDiscord
+from tests.support.fake_discord import FakeDiscord, FakeGuild, FakeInteraction
 from tests.support.harness import KEY, percents
 from tests.support.postgres import fresh_database
 
@@ -57,6 +57,30 @@ async def stop(proc: asyncio.subprocess.Process, sig: int = signal.SIGTERM) -> s
     return err.decode()
 
 
+def cluster_envs(
+    fake: FakeDiscord, provider_url: str, tmp_path: Path, location: str
+) -> list[dict[str, str]]:
+    """The environments of shard clusters 0 and 1 of 2 on the database at ``location``."""
+    envs = []
+    for shard in ("0", "1"):
+        env = cluster_env(fake, provider_url, tmp_path / "unused.sqlite3", shard, 2)
+        env.update(JOB_LEASE_SECONDS=LEASE, RECONCILE_INTERVAL="1")
+        env.pop("DATABASE_PATH")
+        env["DATABASE_URL" if "://" in location else "DATABASE_PATH"] = location
+        envs.append(env)
+    return envs
+
+
+async def rendering_on_shard_zero(fake: FakeDiscord, zero: FakeGuild) -> FakeInteraction:
+    """Once both clusters are up, the member's `/video` in ``zero``, rendering at the provider."""
+    await fake.wait_for(lambda: session(fake, (0, 2)) and session(fake, (1, 2)), timeout=60)
+    await fake.wait_for(lambda: "video" in fake.commands.names(zero.id), timeout=60)
+    ix = await video_in(fake, zero, fake.user, "the lighthouse turns")
+    # Sent to the provider and rendering, with its progress on the member's message.
+    await fake.wait_for(lambda: any(p > 0 for p in percents(ix)), timeout=60)
+    return ix
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 async def test_sigkill_of_the_holder_still_delivers_with_one_submission_and_one_credit(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
@@ -69,22 +93,12 @@ async def test_sigkill_of_the_holder_still_delivers_with_one_submission_and_one_
     ):
         zero = fake.add_guild("Shard Zero", shard=(0, 2))
         zero.members.append(fake.user)
-        envs = []
-        for shard in ("0", "1"):
-            env = cluster_env(fake, provider.url, tmp_path / "unused.sqlite3", shard, 2)
-            env.update(JOB_LEASE_SECONDS=LEASE, RECONCILE_INTERVAL="1")
-            env.pop("DATABASE_PATH")
-            env["DATABASE_URL" if kind == "postgresql" else "DATABASE_PATH"] = location
-            envs.append(env)
+        envs = cluster_envs(fake, provider.url, tmp_path, location)
         holder = await start(envs[0], tmp_path)
         other = await start(envs[1], tmp_path)
         logs = ""
         try:
-            await fake.wait_for(lambda: session(fake, (0, 2)) and session(fake, (1, 2)), timeout=60)
-            await fake.wait_for(lambda: "video" in fake.commands.names(zero.id), timeout=60)
-            ix = await video_in(fake, zero, fake.user, "the lighthouse turns")
-            # Sent to the provider and rendering, with its progress on the member's message.
-            await fake.wait_for(lambda: any(p > 0 for p in percents(ix)), timeout=60)
+            ix = await rendering_on_shard_zero(fake, zero)
             assert provider.recorder.submissions == 1
             logs += await stop(holder, signal.SIGKILL)
             assert holder.returncode == -signal.SIGKILL

@@ -176,8 +176,10 @@ def request_for(image_url: str, **overrides: Any) -> JobRequest:
     return replace(base, **overrides)
 
 
-async def reserve(store: Store, request: JobRequest, protocol: str = "tiny") -> Job:
-    """Reserve the request's credit as admission would."""
+async def reserve(
+    store: Store, request: JobRequest, protocol: str = "tiny", **stored: object
+) -> Job:
+    """Reserve the request's credit as admission would (``stored``: e.g. the interaction token)."""
     return await store.reserve(
         user_id=request.user_id,
         guild_id=request.guild_id,
@@ -189,6 +191,7 @@ async def reserve(store: Store, request: JobRequest, protocol: str = "tiny") -> 
         cost=request.cost or 1,
         daily_limit=10,
         max_running=10,
+        **stored,  # type: ignore[arg-type]
     )
 
 

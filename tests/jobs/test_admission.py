@@ -70,3 +70,21 @@ async def test_accepted_job_costs_what_the_table_says(store: Store) -> None:
     request = replace(request_for(URL), cost=None)
     job = await admit(store, make_settings(), request, protocol="tiny")
     assert job.cost == 1 and await used(store) == 1
+
+
+async def test_accepted_job_keeps_its_interaction_token_until_it_settles(store: Store) -> None:
+    job = await admit(
+        store,
+        make_settings(),
+        request_for(URL),
+        protocol="tiny",
+        interaction_token="tok-secret",
+        application_id=99,
+    )
+    assert (job.interaction_token, job.application_id) == ("tok-secret", 99)
+    assert "tok-secret" not in repr(job)
+    stored = await store.get_job(job.id)
+    assert stored is not None and stored.interaction_token == "tok-secret"
+    await store.settle(job.id, "completed")
+    settled = await store.get_job(job.id)
+    assert settled is not None and settled.interaction_token is None  # nothing to leak later

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import cast
@@ -42,6 +43,7 @@ class Service(JobService):
     def __init__(self, messengers: dict[int, FakeMessenger], **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.messengers = messengers
+        self.claimed: dict[int, bool] = {}  # job id: whether its messenger was a takeover's
 
     def messenger(
         self,
@@ -49,7 +51,9 @@ class Service(JobService):
         interaction: discord.Interaction | None = None,
         *,
         message_id: int | None = None,
+        claimed: bool = False,
     ) -> JobMessenger:
+        self.claimed[job.id] = claimed
         return self.messengers.setdefault(job.id, FakeMessenger()).as_messenger()
 
 
@@ -96,6 +100,8 @@ async def test_resume_routes_each_unfinished_job(
     try:
         assert await service.resume_unfinished() == 2
         assert set(service.runs) == {submitted.id, queued.id}
+        # Claimed from a process that is gone: their rate budgets count as spent.
+        assert service.claimed == dict.fromkeys((submitted.id, queued.id, other.id, gone.id), True)
         for job in (other, gone):
             stored = await store.get_job(job.id)
             assert stored is not None and stored.status == "failed"
@@ -203,3 +209,22 @@ async def test_a_cancel_pressed_on_another_process_reaches_the_holder(
     finally:
         await holder.close()
         await elsewhere.close()
+
+
+async def test_a_resumed_job_edits_through_the_token_stored_with_it(
+    store: Store, session: aiohttp.ClientSession, client: discord.Client, image_url: str
+) -> None:
+    service = service_for(store, TinyProvider(), session, client, image_url)
+    request = request_for(image_url)
+    with_token = await reserve(store, request, interaction_token="tok-secret", application_id=99)
+    without = await reserve(store, request)
+    try:
+        messenger = JobService.messenger(service, with_token, claimed=True)
+        assert messenger.claimed and messenger.via_interaction and messenger.token is not None
+        assert messenger.token.application_id == 99 and messenger.token.token == "tok-secret"
+        # Discord's 15 minutes, counted from the reservation (just after the interaction).
+        assert messenger.token.expires_at == with_token.created_at + dt.timedelta(minutes=15)
+        plain = JobService.messenger(service, without)
+        assert plain.token is None and not plain.via_interaction and not plain.claimed
+    finally:
+        await service.close()

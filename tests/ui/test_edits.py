@@ -359,3 +359,55 @@ async def test_a_handle_closed_during_the_backoff_is_not_retried(
     assert handle.pending is None and scheduler._pending == {}
     await scheduler.close()
     assert calls == ["first"]
+
+
+@dataclass
+class Claimed(Route):
+    """A message taken over from a process that died (JobMessenger's ``claimed``)."""
+
+    claimed: bool = True
+
+
+def test_window_fill_counts_a_budget_spent_but_for_what_it_leaves() -> None:
+    window = Window(3, 10.0)
+    window.fill(5.0, leave=1)
+    assert window.free_at(5.0) == 5.0  # one left
+    window.take(5.0)
+    assert window.free_at(6.0) == 15.0
+    window.fill(20.0)
+    assert window.free_at(20.0) == 30.0  # older events no longer matter: full from now
+
+
+async def test_taken_over_channel_takes_no_bot_token_edit_for_one_window() -> None:
+    scheduler = EditScheduler(0.0, loose(channel_limit=3, channel_period=60.0))
+    claimed = scheduler.handle(nothing, Claimed(channel_id=5, via_interaction=False), name="a")
+    now = asyncio.get_running_loop().time()  # the takeover was just before
+    # Another message in that channel, this process's own: the channel's budget is shared.
+    own = scheduler.handle(nothing, Route(channel_id=5, via_interaction=False), name="b")
+    elsewhere = scheduler.handle(nothing, Route(channel_id=6, via_interaction=False), name="c")
+    for handle in (claimed, own, elsewhere):
+        _pending(scheduler, handle, "x")
+    chosen, next_due = scheduler.plan(now)
+    assert [h.name for h, _ in chosen] == ["c"]
+    assert next_due is not None and now + 59.0 < next_due <= now + 60.0
+    chosen, _ = scheduler.plan(now + 60.0)
+    assert sorted(h.name for h, _ in chosen) == ["a", "b"]
+
+
+async def test_taken_over_token_allows_one_edit_then_waits_a_window() -> None:
+    budget = loose(token_limit=4, token_period=2.0, channel_limit=3, channel_period=60.0)
+    scheduler = EditScheduler(0.0, budget)
+    handle = scheduler.handle(nothing, Claimed(channel_id=5), name="a")
+    fresh = scheduler.handle(nothing, Route(channel_id=5), name="b")
+    now = asyncio.get_running_loop().time()  # the takeover was just before
+    for t in (0.0, 0.5, 1.0):
+        for h in (handle, fresh):
+            _pending(scheduler, h, f"state {t}")
+        chosen, _ = scheduler.plan(now + t)
+        sent = sorted(h.name for h, _ in chosen)
+        # The takeover's first progress goes at once; then the dead process's window ends.
+        assert sent == (["a", "b"] if t == 0.0 else ["b"])
+    _pending(scheduler, handle, "later")
+    assert [h.name for h, _ in scheduler.plan(now + 2.0)[0]] == ["a"]
+    # A channel of a taken-over message is spent for its bot-token edits, not its token's.
+    assert now + 59.0 < scheduler._channel(5).free_at(now) <= now + 60.0

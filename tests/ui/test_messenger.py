@@ -19,6 +19,7 @@ from bot.ui.messenger import (
     UPLOAD_HEADROOM,
     DeliveryFailed,
     JobMessenger,
+    StoredToken,
 )
 from tests.support.fake_discord import (
     SEND_MESSAGES,
@@ -51,8 +52,9 @@ def messenger(
     interaction: discord.Interaction | None,
     message_id: int | None,
     moves: Moves | None = None,
+    token: StoredToken | None = None,
 ) -> JobMessenger:
-    """A messenger for the fake member's job in ``#general``."""
+    """A messenger for the fake member's job in ``#general`` (``token``: a resumed job's)."""
     return JobMessenger(
         probe,
         job_id=JOB,
@@ -60,6 +62,8 @@ def messenger(
         channel_id=fake.channel.id,
         message_id=message_id,
         interaction=interaction,
+        token=token,
+        claimed=token is not None,
         on_moved=moves,
     )
 
@@ -146,11 +150,14 @@ async def test_token_near_its_end_hands_over_to_the_bot_token(
         assert job.message_id == ix.original.id
 
 
-async def test_refused_token_is_tried_once_then_the_bot_token_carries_on() -> None:
+@pytest.mark.parametrize("live", [True, False], ids=["interaction", "stored-token"])
+async def test_refused_token_is_tried_once_then_the_bot_token_carries_on(live: bool) -> None:
     async with probe_world() as (fake, probe):
         ix, interaction = await probe.defer()
         assert ix.original is not None
-        job = messenger(fake, probe, interaction, ix.original.id)
+        # A resumed job has only the token stored with it.
+        token = None if live else StoredToken.issued(fake.application_id, ix.token, ix.created_at)
+        job = messenger(fake, probe, interaction if live else None, ix.original.id, token=token)
         fake.expire_token(ix)  # 401 / 50027 although discord.py still thinks it fresh
         start = len(fake.requests)
 
@@ -163,9 +170,11 @@ async def test_refused_token_is_tried_once_then_the_bot_token_carries_on() -> No
             ("PATCH", CHANNEL_EDIT, 200),
         ]
         assert fake.requests_to("PATCH", WEBHOOK)[-1].error_code == 50027
-        assert job.interaction is None and not job.via_interaction
+        assert job.interaction is None and job.token is None and not job.via_interaction
         assert ix.content == "Rendering… 90%"
         assert [rev.via for rev in ix.edits] == ["bot", "bot"]
+        logged = "\n".join(probe.logs.messages("bot"))
+        assert "interaction token refused (50027)" in logged and ix.token not in logged
 
 
 async def test_deleted_message_is_posted_anew_and_its_new_home_reported() -> None:

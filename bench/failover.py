@@ -9,8 +9,10 @@ SIGKILL; process 1 claims its jobs when their leases expire and resumes them.
 Measured: for every job of process 0 still unfinished at the kill, the time
 from the kill to the job's next progress edit (made by process 1), and its
 ratio to the lease (a claim comes within one lease plus a keeper tick, a
-third of a lease; then the next progress edit); Discord's 429 answers over
-the whole run. The invariants: every job ended, and no 429.
+third of a lease; then the next progress edit); how those edits went (the
+jobs' stored interaction tokens while they live, else the bot token);
+Discord's 429 answers over the whole run. The invariants: every job ended,
+and no 429.
 """
 
 from __future__ import annotations
@@ -62,9 +64,9 @@ async def run(n: int, profile: Profile) -> dict[str, Any]:
         async with FakeProvider("generations", scenario) as provider, FakeDiscord() as fake:
             enforce_discord_limits(fake)
             guilds = [fake.add_guild(f"shard{s}", shard=(s, 2)) for s in (0, 1)]
-            # Members spread over channels as in real servers: jobs claimed by the other
-            # process are edited with the bot token, which Discord holds to 30 edits a
-            # minute per channel (interaction tokens are not: see the README).
+            # Members spread over channels as in real servers: messages edited with the bot
+            # token are held to 30 edits a minute per channel by Discord (those edited
+            # through their interaction token are not: see the README).
             rooms = max(1, n // (2 * MEMBERS_PER_CHANNEL))
             channels = [[fake.add_channel(f"videos-{c}", g) for c in range(rooms)] for g in guilds]
             users = [fake.add_user(f"member{i}") for i in range(n)]
@@ -118,6 +120,9 @@ async def run(n: int, profile: Profile) -> dict[str, Any]:
                 for ix in doomed
                 if any(e.at > killed_at for e in ix.edits)
             ]
+            # How the new holder reached the members: their own interaction token while it
+            # lives (no channel or global budget spent), else the bot token.
+            routes = [e.via for ix in doomed for e in ix.edits if e.at > killed_at]
             p50 = percentile(takeovers, 50)
             worst = max(takeovers) if takeovers else None
             return {
@@ -132,6 +137,8 @@ async def run(n: int, profile: Profile) -> dict[str, Any]:
                 "takeover_max_over_lease": rounded(ratio(lease, worst), 3),
                 "succeeded": sum(1 for ix in jobs if ix.content and "✅" in ix.content),
                 "unfinished": sum(1 for ix in jobs if not finished(ix)),
+                "takeover_edits_webhook": routes.count("webhook"),
+                "takeover_edits_bot": routes.count("bot"),
                 "discord_429": fake.rate_limits.responses_429,
                 "provider_submissions": provider.recorder.submissions,
             }

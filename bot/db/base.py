@@ -27,9 +27,18 @@ class Backend(Protocol):
     name: str
     location: str
     reader_reads: int
+    #: True when one statement may write to several tables (PostgreSQL's
+    #: data-modifying CTEs): plans then send one statement instead of several.
+    cte_writes: bool
 
-    async def write(self, factory: Callable[[], Plan[T]], *, durable: bool = False) -> T:
-        """Run the plan ``factory()`` builds in one write transaction."""
+    async def write(
+        self, factory: Callable[[], Plan[T]], *, durable: bool = False, single: bool = False
+    ) -> T:
+        """Run the plan ``factory()`` builds in one write transaction.
+
+        ``single`` promises the plan runs exactly one statement, which the
+        backend may then send without ``BEGIN``/``COMMIT``.
+        """
         ...
 
     async def read(self, factory: Callable[[], Plan[T]]) -> T:
@@ -64,8 +73,10 @@ class StoreBase:
         """How many snapshots ran off the writer (for tests and debugging)."""
         return self._backend.reader_reads
 
-    async def _write(self, factory: Callable[[], Plan[T]], *, durable: bool = False) -> T:
-        return await self._backend.write(factory, durable=durable)
+    async def _write(
+        self, factory: Callable[[], Plan[T]], *, durable: bool = False, single: bool = False
+    ) -> T:
+        return await self._backend.write(factory, durable=durable, single=single)
 
     async def _read(self, factory: Callable[[], Plan[T]]) -> T:
         return await self._backend.read(factory)
@@ -86,7 +97,7 @@ class StoreBase:
         return value
 
     async def _run(self, sql: str, params: Params) -> int:
-        changed: int = await self._write(lambda: single(run(sql, params)))
+        changed: int = await self._write(lambda: single(run(sql, params)), single=True)
         return changed
 
     async def _jobs(self, sql: str, params: Params) -> list[Job]:

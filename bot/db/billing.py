@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from bot.db import operator_queries as oq
 from bot.db import queries
 from bot.db.base import StoreBase
 from bot.db.errors import NotSubmittable, RenderLimitExceeded
 from bot.db.models import ACTIVE_STATUSES, next_reset, utc
-from bot.db.plan import Plan, one, run, scalar
+from bot.db.plan import Plan, one, run
 
 log = logging.getLogger(__name__)
 
@@ -28,19 +27,22 @@ DEFAULT_REFUND_ALLOWANCE = 2
 class BillingStore(StoreBase):
     """``mark_submitting`` and the render gate ``reserve`` checks."""
 
+    @staticmethod
     def _check_renders(
-        self,
-        user_id: int,
-        day: str,
+        rendered: int,
+        forgiven: int,
         cost: int,
         daily_limit: int,
         extra: int,
         allowance: int,
         at: datetime,
-    ) -> Plan[None]:
-        """Raise RenderLimitExceeded past the member's render gate; part of reserve's plan."""
-        rendered = yield scalar(oq.RENDERED_ON_DAY, (user_id, day))
-        forgiven = max((yield scalar(oq.FORGIVEN_ON_DAY, (user_id, day))), 0)
+    ) -> None:
+        """Raise RenderLimitExceeded past the member's render gate (reserve reads the numbers).
+
+        ``rendered`` counts the credits of the member's jobs of the day that
+        reached the provider or still may (``SPENT``), ``forgiven`` what admin
+        resets forgave that day.
+        """
         if rendered + cost > daily_limit + extra + forgiven + allowance:
             raise RenderLimitExceeded(
                 rendered,

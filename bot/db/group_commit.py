@@ -22,7 +22,7 @@ import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
@@ -50,7 +50,31 @@ class Item:
     durable: bool
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
-    abandoned: threading.Event = field(default_factory=threading.Event)
+    #: Set on the loop when the caller was cancelled; read on the database thread
+    #: (a plain attribute: one store and one load, atomic under the GIL).
+    abandoned: bool = False
+
+
+Outcome = tuple[Item, Any, BaseException | None]
+
+
+def _resolve_all(outcomes: list[Outcome]) -> None:
+    """Hand a batch's results to their waiting coroutines (on the loop's thread)."""
+    for item, value, error in outcomes:
+        _resolve(item.future, value, error)
+
+
+def _deliver(outcomes: list[Outcome]) -> None:
+    """From the database thread: one wake-up per event loop for the whole batch.
+
+    Each ``call_soon_threadsafe`` writes to the loop's self-pipe, a system
+    call; one per batch (usually one loop) instead of one per plan.
+    """
+    by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+    for outcome in outcomes:
+        by_loop.setdefault(outcome[0].loop, []).append(outcome)
+    for loop, mine in by_loop.items():
+        loop.call_soon_threadsafe(_resolve_all, mine)
 
 
 def _resolve(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
@@ -103,7 +127,7 @@ class GroupCommitter:
         except asyncio.CancelledError:
             # Skip the plan if it has not run yet, and return only once the
             # batch is over: no transaction outlives the cancelled call.
-            item.abandoned.set()
+            item.abandoned = True
             await asyncio.wait([item.future])
             if not item.future.cancelled():
                 item.future.exception()  # retrieved: expected after a cancellation
@@ -142,11 +166,10 @@ class GroupCommitter:
                 self._run_batch(conn, batch)
             except BaseException as exc:  # never leave a caller waiting
                 log.exception("group commit failed")
-                for item in batch:
-                    item.loop.call_soon_threadsafe(_resolve, item.future, None, exc)
+                _deliver([(item, None, exc) for item in batch])
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[Item]) -> None:
-        outcomes: list[tuple[Item, Any, BaseException | None]] = []
+        outcomes: list[Outcome] = []
         durable = any(item.durable for item in batch)
         if durable:
             # A durable plan's commit is worth one fsync: it must survive a
@@ -170,8 +193,7 @@ class GroupCommitter:
                 conn.execute("PRAGMA synchronous = NORMAL")
         self.batches += 1
         self.plans += len(batch)
-        for item, value, error in outcomes:
-            item.loop.call_soon_threadsafe(_resolve, item.future, value, error)
+        _deliver(outcomes)
 
     def _run_one(self, conn: sqlite3.Connection, item: Item) -> tuple[Any, BaseException | None]:
         """Run one plan inside its savepoint; its result, or the error it was rolled back for.
@@ -179,7 +201,7 @@ class GroupCommitter:
         An error the savepoint cannot contain (SQLite rolled the whole
         transaction back, e.g. on a full disk) propagates and fails the batch.
         """
-        if item.abandoned.is_set():
+        if item.abandoned:
             return None, Abandoned()
         conn.execute("SAVEPOINT plan")
         try:

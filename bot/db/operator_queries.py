@@ -25,6 +25,8 @@ FROM jobs WHERE day = ? AND guild_id = ? AND {SPENT}
 
 # The member's render gate: credits of their jobs of the day that reached the
 # provider or may still reach it, refunded or not; and what admin resets forgave.
+# reserve() reads both within credit_queries.MEMBER_NUMBERS; these plain forms
+# are the definitions that statement must agree with (tests/db check it).
 RENDERED_ON_DAY: Final = f"""
 SELECT COALESCE(SUM(cost), 0) FROM jobs WHERE user_id = ? AND day = ? AND {SPENT}
 """
@@ -54,8 +56,8 @@ WHERE guild_id = :guild AND user_id = :user AND extra_credits >= :take
 #: The :ceiling of TAKE_EXTRA when there is none.
 NO_CEILING: Final = 2**63 - 1
 
-# Run in settle()'s transaction after a refund: the credits the job took from
-# the member's extra credits go back there.
+# Run in settle()'s transaction after a refund of a job that took extra
+# credits: they go back there (on PostgreSQL, inside credit_queries.SETTLE_PG).
 RETURN_EXTRA: Final = """
 UPDATE member_settings SET
     extra_credits = extra_credits + (SELECT extra_used FROM jobs WHERE id = :job),

@@ -38,6 +38,11 @@ DEFAULT_POOL_SIZE = 10
 RETRIES = 5
 _RETRY_STATES = frozenset({"40001", "40P01"})
 _LOCK_SQL = "SELECT pg_advisory_xact_lock($1)"
+# How each kind of plan begins (asyncpg's transaction() would cost the same
+# round trip, but could not carry the plan's locks with it).
+_WRITE = "BEGIN ISOLATION LEVEL READ COMMITTED"
+_READ = "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY"
+_SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 
 async def _execute(conn: Conn, op: Op) -> Any:
@@ -58,13 +63,71 @@ async def _execute(conn: Conn, op: Op) -> Any:
     return 0 if row is None or row[0] is None else int(row[0])
 
 
-async def _drive(conn: Conn, plan: Plan[T]) -> T:
+def begin_sql(begin: str, keys: list[int]) -> str:
+    """``begin`` and a lock statement per key, sent as one simple query (one round trip).
+
+    The simple-query protocol runs several statements but takes no
+    parameters, so the keys are written into the text: only integers
+    (:func:`~bot.db.dialect.lock_key` computes them; ``int()`` makes sure),
+    never anything a caller typed.
+    """
+    locks = "".join(f"; SELECT pg_advisory_xact_lock({int(key)})" for key in keys)
+    return begin + locks
+
+
+async def _drive(conn: Conn, plan: Plan[T], begin: str) -> T:
+    """Run ``plan`` in one transaction: ``BEGIN`` with the plan's first locks, its ops, ``COMMIT``.
+
+    The locks a plan yields before its first statement go out with the
+    ``BEGIN`` in one round trip, and are granted before that statement runs
+    (its READ COMMITTED snapshot then sees every commit made under them).
+    A plan that raises, or an error, rolls the transaction back.
+    """
+    keys: list[int] = []
+    started = False
+    try:
+        try:
+            op = next(plan)
+            while True:
+                if op.kind == "lock" and not started:
+                    keys.append(op.params[0])  # type: ignore[index]
+                    result = None
+                else:
+                    if not started:
+                        started = True  # from here on, a failure must end the transaction
+                        await conn.execute(begin_sql(begin, keys))
+                    result = await _execute(conn, op)
+                op = plan.send(result)
+        except StopIteration as stop:
+            value: T = stop.value
+        if started:
+            await conn.execute("COMMIT")
+        return value
+    except Exception:
+        if started and not conn.is_closed() and conn.is_in_transaction():
+            try:
+                await conn.execute("ROLLBACK")
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                conn.terminate()  # the server ends the transaction with the session
+        raise
+    except BaseException:
+        # Cancelled mid-statement: the connection is busy with the cancelled
+        # query and cannot roll back now. Closing it ends the transaction on
+        # the server, and the pool opens a fresh connection in its place.
+        if started and not conn.is_closed():
+            conn.terminate()
+        raise
+
+
+async def _alone(conn: Conn, plan: Plan[T]) -> T:
+    """Run a plan of one statement without BEGIN and COMMIT: the statement is its transaction."""
     try:
         op = next(plan)
-        while True:
-            op = plan.send(await _execute(conn, op))
+        result = await _execute(conn, op)
+        plan.send(result)
     except StopIteration as stop:
         return stop.value
+    raise RuntimeError("a plan run as a single statement yielded a second one")
 
 
 async def _keep_session(conn: Conn) -> None:
@@ -81,6 +144,8 @@ class PostgresBackend:
     """A migrated PostgreSQL database behind a pool of ``pool_size`` connections."""
 
     name = "postgresql"
+    #: Several writes go in one statement (data-modifying CTEs): one round trip.
+    cte_writes = True
 
     def __init__(self, url: str, pool: asyncpg.Pool, busy_timeout: float) -> None:
         """Wrap an open pool; use :meth:`open`."""
@@ -126,14 +191,14 @@ class PostgresBackend:
         """Close every pooled connection."""
         await self._pool.close()
 
-    async def _run(self, factory: Callable[[], Plan[T]], *, isolation: str, readonly: bool) -> T:
+    async def _run(self, factory: Callable[[], Plan[T]], begin: str | None) -> T:
+        """Run the plan (in a transaction opened by ``begin``, or alone); retry when told to."""
         for attempt in range(1, RETRIES + 1):
             try:
-                async with (
-                    self._pool.acquire(timeout=self._busy_timeout) as conn,
-                    conn.transaction(isolation=isolation, readonly=readonly),  # type: ignore[arg-type]
-                ):
-                    return await _drive(conn, factory())
+                async with self._pool.acquire(timeout=self._busy_timeout) as conn:
+                    if begin is None:
+                        return await _alone(conn, factory())
+                    return await _drive(conn, factory(), begin)
             except asyncpg.PostgresError as exc:
                 if exc.sqlstate in _RETRY_STATES and attempt < RETRIES:
                     log.debug("retrying a transaction after %s", exc.sqlstate)
@@ -145,15 +210,22 @@ class PostgresBackend:
                 raise wrap_pg_error(exc) from exc
         raise AssertionError("unreachable")  # the loop returns or raises
 
-    async def write(self, factory: Callable[[], Plan[T]], *, durable: bool = False) -> T:
-        """Run the plan in one transaction (committed with a full sync: PostgreSQL's default)."""
-        return await self._run(factory, isolation="read_committed", readonly=False)
+    async def write(
+        self, factory: Callable[[], Plan[T]], *, durable: bool = False, single: bool = False
+    ) -> T:
+        """Run the plan in one transaction (committed with a full sync: PostgreSQL's default).
+
+        ``single``: the plan runs exactly one statement, which is then sent
+        on its own, without ``BEGIN`` and ``COMMIT`` (two round trips fewer):
+        one statement is one transaction anyway.
+        """
+        return await self._run(factory, None if single else _WRITE)
 
     async def read(self, factory: Callable[[], Plan[T]]) -> T:
         """Run a read-only plan."""
-        return await self._run(factory, isolation="read_committed", readonly=True)
+        return await self._run(factory, _READ)
 
     async def snapshot(self, factory: Callable[[], Plan[T]]) -> T:
         """Run a read-only plan in one snapshot, so several sums agree with each other."""
         self.reader_reads += 1
-        return await self._run(factory, isolation="repeatable_read", readonly=True)
+        return await self._run(factory, _SNAPSHOT)

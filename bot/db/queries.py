@@ -1,16 +1,21 @@
 """The SQL the store runs, in one place so the schema and its uses are read together.
 
 Status lists are bound as parameters (``?, ?, ?`` for the three unfinished
-statuses) so the Python constants stay the single source of truth.
+statuses) so the Python constants stay the single source of truth, or written
+out from those constants (:data:`ACTIVE_LITERALS`) where a partial index or
+named parameters need the literal list.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from bot.db.models import JOB_COLUMNS
+from bot.db.models import ACTIVE_STATUSES, JOB_COLUMNS
 
 _ACTIVE: Final = "(?, ?, ?)"  # bound to models.ACTIVE_STATUSES
+#: The same list written out, for statements with named parameters (the
+#: constants of models.ACTIVE_STATUSES, never a caller's value).
+ACTIVE_LITERALS: Final = "(" + ", ".join(f"'{s}'" for s in ACTIVE_STATUSES) + ")"
 
 SELECT_JOB: Final = f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"
 
@@ -22,7 +27,11 @@ RECENT_JOBS: Final = (
     f"SELECT {JOB_COLUMNS} FROM jobs WHERE user_id = ? ORDER BY id DESC LIMIT ? OFFSET ?"
 )
 
-RUNNING_COUNT: Final = f"SELECT COUNT(*) FROM jobs WHERE user_id = ? AND status IN {_ACTIVE}"
+# The statuses written out: the partial index jobs_user_active (migration 7)
+# is used only for a query with its very condition.
+RUNNING_COUNT: Final = (
+    f"SELECT COUNT(*) FROM jobs WHERE user_id = ? AND status IN {ACTIVE_LITERALS}"
+)
 
 # Named parameters :user and :day. Admin resets (migration 2) are negative
 # adjustments on the same day, so a reset member's usage drops without touching
@@ -41,22 +50,22 @@ INSERT INTO jobs (
 RETURNING {JOB_COLUMNS}
 """
 
-INSERT_RESERVE: Final = """
-INSERT INTO ledger (job_id, user_id, day, amount, kind, created_at)
-VALUES (?, ?, ?, ?, 'reserve', ?)
-"""
-
 # The status guard in the WHERE makes settling idempotent: only the first call
-# matches a row. Result and error keep an earlier value when not given.
+# matches a row. Result and error keep an earlier value when not given. With
+# :unbill (a failed submission the provider answered with a refusal and no job
+# id: it never took the job) the job also leaves the operator's spend, in the
+# same statement. RETURNING extra_used tells the refund whether extra credits
+# go back too, so that UPDATE runs only when there is something to return.
 SETTLE_JOB: Final = f"""
 UPDATE jobs SET
-    status = ?,
-    finished_at = ?,
-    updated_at = ?,
-    result_url = COALESCE(?, result_url),
-    error = COALESCE(?, error),
-    interaction_token = NULL
-WHERE id = ? AND status IN {_ACTIVE}
+    status = :status,
+    finished_at = CAST(:ts AS DOUBLE PRECISION),
+    updated_at = CAST(:ts AS DOUBLE PRECISION),
+    result_url = COALESCE(:result_url, result_url),
+    error = COALESCE(:error, error),
+    interaction_token = NULL,
+    submitted_at = CASE WHEN :unbill AND provider_task_id IS NULL THEN NULL ELSE submitted_at END
+WHERE id = :job AND status IN {ACTIVE_LITERALS}
 """
 
 # The refund mirrors the reservation row itself: same member, same day (the day
@@ -64,16 +73,10 @@ WHERE id = ? AND status IN {_ACTIVE}
 # rather than INSERT OR IGNORE, because OR IGNORE would also swallow CHECK and
 # NOT NULL violations; only the UNIQUE(job_id, kind) duplicate is expected.
 # The CAST tells PostgreSQL the type of a parameter it only sees in a SELECT list.
-# A submission the provider answered with a refusal and no job id was never taken:
-# run in settle()'s transaction, it takes the job out of the operator's spend.
-UNBILL_REFUSED: Final = (
-    "UPDATE jobs SET submitted_at = NULL WHERE id = ? AND provider_task_id IS NULL"
-)
-
 INSERT_REFUND: Final = """
 INSERT INTO ledger (job_id, user_id, day, amount, kind, created_at)
-SELECT job_id, user_id, day, -amount, 'refund', CAST(? AS DOUBLE PRECISION)
-FROM ledger WHERE job_id = ? AND kind = 'reserve'
+SELECT job_id, user_id, day, -amount, 'refund', CAST(:ts AS DOUBLE PRECISION)
+FROM ledger WHERE job_id = :job AND kind = 'reserve'
 ON CONFLICT (job_id, kind) DO NOTHING
 """
 

@@ -29,7 +29,7 @@ class JobReads(StoreBase):
 
     async def running_count(self, user_id: int) -> int:
         """How many of the member's jobs are queued, submitted or running."""
-        return await self._scalar(queries.RUNNING_COUNT, (user_id, *ACTIVE_STATUSES))
+        return await self._scalar(queries.RUNNING_COUNT, (user_id,))
 
     async def usage(self, user_id: int, daily_limit: int, *, now: datetime | None = None) -> Usage:
         """The member's credits on the UTC day of ``now``, against ``daily_limit``."""

@@ -110,6 +110,9 @@ class SqliteBackend:
     """A migrated SQLite file (or ``:memory:``): a writer connection and, for files, a reader."""
 
     name = "sqlite"
+    #: No data-modifying CTEs here: a plan's writes are separate statements,
+    #: which cost no round trip (the whole plan runs on the database thread).
+    cte_writes = False
 
     def __init__(
         self,
@@ -172,8 +175,14 @@ class SqliteBackend:
         except sqlite3.Error as exc:
             raise wrap_sqlite_error(exc) from exc
 
-    async def write(self, factory: Callable[[], Plan[T]], *, durable: bool = False) -> T:
-        """Run the plan in the next group commit: all of it or, if it raises, none of it."""
+    async def write(
+        self, factory: Callable[[], Plan[T]], *, durable: bool = False, single: bool = False
+    ) -> T:
+        """Run the plan in the next group commit: all of it or, if it raises, none of it.
+
+        ``single`` (a plan of one statement) changes nothing here: every plan
+        runs in its savepoint of the batch's transaction.
+        """
         result: T = await self.committer.run(factory, durable=durable)
         return result
 

@@ -28,6 +28,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, Self
 
+from bot.db import credit_queries as cq
 from bot.db import operator_queries as oq
 from bot.db import queries
 from bot.db.base import Backend
@@ -50,7 +51,7 @@ from bot.db.models import (
     utc,
 )
 from bot.db.pg_backend import DEFAULT_POOL_SIZE, PostgresBackend
-from bot.db.plan import Plan, Row, lock, one, run, scalar
+from bot.db.plan import Plan, Row, as_int, lock, one, run, scalar
 from bot.db.reads import JobReads
 from bot.db.reports import ReportStore
 from bot.db.series import SeriesStore
@@ -155,48 +156,52 @@ class Store(BillingStore, GuildStore, ReportStore, JobReads, SeriesStore, LeaseS
         applicable = [c for c in caps if c.scope != "server" or guild_id is not None]
         locks = sorted({cap_lock(c.scope, guild_id) for c in applicable})
 
+        # Extra credits are read only where they may pay (no row matches None).
+        member = {"user": user_id, "day": day, "guild": guild_id if use_extra else None}
+        values = (
+            user_id,
+            guild_id,
+            channel_id,
+            interaction_token,
+            application_id,
+            prompt,
+            options_json,
+            image_url,
+            protocol,
+            cost,
+            day,
+            ts,
+            ts,
+            price_micros,
+        )
+        one_statement = self._backend.cte_writes
+
         def plan() -> Plan[tuple[Row, int]]:
             yield lock(member_lock(user_id))
             for key in locks:
                 yield lock(key)
-            used = yield scalar(queries.USED_ON_DAY, {"user": user_id, "day": day})
+            numbers = yield one(cq.MEMBER_NUMBERS, member)
+            ledger, adjusted, rendered, running, balance = (as_int(v) for v in numbers)
+            used = ledger + adjusted
             extra = 0
             if use_extra and guild_id is not None:
-                extra = yield scalar(oq.EXTRA_CREDITS, (guild_id, user_id))
-                extra = extra if max_extra is None else min(extra, max_extra)
+                extra = balance if max_extra is None else min(balance, max_extra)
             from_extra = _from_extra(used, cost, daily_limit, extra)
             if from_extra is None:
                 raise QuotaExceeded(used, daily_limit, next_reset(at), cost=cost, extra=extra)
-            yield from self._check_renders(
-                user_id, day, cost, daily_limit, extra, refund_allowance, at
-            )
-            running = yield scalar(queries.RUNNING_COUNT, (user_id, *ACTIVE_STATUSES))
+            forgiven = max(-adjusted, 0)
+            self._check_renders(rendered, forgiven, cost, daily_limit, extra, refund_allowance, at)
             if running >= max_running:
                 raise TooManyRunning(running, max_running)
             for cap in applicable:
                 yield from self._check_cap(cap, day, guild_id, cost, price_micros, at)
-            row = yield one(
-                queries.INSERT_JOB,
-                (
-                    user_id,
-                    guild_id,
-                    channel_id,
-                    interaction_token,
-                    application_id,
-                    prompt,
-                    options_json,
-                    image_url,
-                    protocol,
-                    cost,
-                    day,
-                    ts,
-                    ts,
-                    price_micros,
-                    from_extra,
-                ),
-            )
             # The daily ledger carries only what the day's allowance paid.
-            yield run(queries.INSERT_RESERVE, (row["id"], user_id, day, cost - from_extra, ts))
+            if one_statement:
+                row = yield one(cq.RESERVE_JOB_PG, (*values, from_extra))
+            else:
+                row = yield one(queries.INSERT_JOB, (*values, from_extra))
+                reserved = (row["id"], user_id, day, cost - from_extra, ts)
+                yield run(cq.INSERT_RESERVE, reserved)
             if from_extra:
                 yield run(
                     oq.TAKE_EXTRA,
@@ -248,20 +253,30 @@ class Store(BillingStore, GuildStore, ReportStore, JobReads, SeriesStore, LeaseS
         """
         if status not in FINAL_STATUSES:
             raise ValueError(f"settle() needs a final status, not {status!r}")
-        ts = utc(now).timestamp()
+        give_back = refund and status != "completed"
+        params = {
+            "status": status,
+            "ts": utc(now).timestamp(),
+            "result_url": result_url,
+            "error": error,
+            "job": job_id,
+            "unbill": status == "failed" and refused,
+            "refund": give_back,
+        }
 
         def plan() -> Plan[bool]:
-            changed = yield run(
-                queries.SETTLE_JOB, (status, ts, ts, result_url, error, job_id, *ACTIVE_STATUSES)
-            )
-            if changed == 1 and status != "completed" and refund:
-                yield run(queries.INSERT_REFUND, (ts, job_id))
-                yield run(oq.RETURN_EXTRA, {"job": job_id, "ts": ts})
-            if changed == 1 and status == "failed" and refused:
-                yield run(queries.UNBILL_REFUSED, (job_id,))
-            return changed == 1
+            if self._backend.cte_writes:
+                return (yield scalar(cq.SETTLE_PG, params)) == 1
+            row = yield one(cq.SETTLE_JOB_SQLITE, params)
+            if row is None:
+                return False
+            if give_back:
+                yield run(queries.INSERT_REFUND, params)
+                if row[0]:  # the job took extra credits: they go back too
+                    yield run(oq.RETURN_EXTRA, params)
+            return True
 
-        ended = await self._write(plan)
+        ended = await self._write(plan, single=self._backend.cte_writes)
         if ended:
             kept = "" if refund or status == "completed" else " (credit kept: no refund)"
             log.info("job %s %s%s", job_id, status, kept)

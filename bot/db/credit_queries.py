@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Final
 
 from bot.db.models import ACTIVE_STATUSES, FINAL_STATUSES, JOB_COLUMNS
-from bot.db.queries import ACTIVE_LITERALS, INSERT_JOB, SETTLE_JOB
+from bot.db.queries import ACTIVE_LITERALS, INSERT_JOB
 
 # SPENT (operator_queries) for one member and day, as one index range per
 # status of the covering index jobs_user_day_spend (user_id, day, status,
@@ -86,18 +86,59 @@ SELECT {JOB_COLUMNS} FROM job
 
 # ---------------------------------------------------------------- settle
 
-# SQLite: this (no row: already final or unknown), then, for a refund,
-# queries.INSERT_REFUND and, only when the job took extra credits,
-# operator_queries.RETURN_EXTRA.
-SETTLE_JOB_SQLITE: Final = SETTLE_JOB + "RETURNING extra_used"
+# The status guard in the WHERE makes settling idempotent: only the first call
+# matches a row. Result and error keep an earlier value when not given.
+_SETTLE_SET = """
+UPDATE jobs SET
+    status = :status,
+    finished_at = CAST(:ts AS DOUBLE PRECISION),
+    updated_at = CAST(:ts AS DOUBLE PRECISION),
+    result_url = COALESCE(:result_url, result_url),
+    error = COALESCE(:error, error),
+    interaction_token = NULL"""
+_SETTLE_WHERE = f"""
+WHERE id = :job AND status IN {ACTIVE_LITERALS}
+"""
+
+# The refund mirrors the reservation row itself: same member, same day (the day
+# the credit was taken, not today) and the same amount. ON CONFLICT DO NOTHING
+# rather than INSERT OR IGNORE, because OR IGNORE would also swallow CHECK and
+# NOT NULL violations; only the UNIQUE(job_id, kind) duplicate is expected.
+# The CAST tells PostgreSQL the type of a parameter it only sees in a SELECT list.
+INSERT_REFUND: Final = """
+INSERT INTO ledger (job_id, user_id, day, amount, kind, created_at)
+SELECT job_id, user_id, day, -amount, 'refund', CAST(:ts AS DOUBLE PRECISION)
+FROM ledger WHERE job_id = :job AND kind = 'reserve'
+ON CONFLICT (job_id, kind) DO NOTHING
+"""
+
+# A submission the provider answered with a refusal and no job id was never
+# taken: settling it with :unbill takes the job out of the operator's spend.
+
+# SQLite: this (no row: already final or unknown; RETURNING extra_used tells
+# whether extra credits go back), then UNBILL_REFUSED when :unbill, then for a
+# refund INSERT_REFUND and, only when the job took extra credits,
+# operator_queries.RETURN_EXTRA. The UPDATE leaves submitted_at out of its SET
+# list unless it unbills: an UPDATE OF submitted_at is then what it says.
+SETTLE_JOB_SQLITE: Final = _SETTLE_SET + _SETTLE_WHERE + "RETURNING extra_used"
+
+UNBILL_REFUSED: Final = (
+    "UPDATE jobs SET submitted_at = NULL WHERE id = :job AND provider_task_id IS NULL"
+)
 
 # PostgreSQL: all of it in one statement (one round trip, no BEGIN/COMMIT:
 # a single statement is its own transaction). :refund is False for a job
-# completed or kept without refund. The CTEs see the ledger as it was before
-# the statement, and write only when `settled` has the row: a second settle
-# of the same job waits for the first's row lock, then matches nothing.
+# completed or kept without refund. A statement cannot update one row twice,
+# so the unbilling is part of the UPDATE. The CTEs see the ledger as it was
+# before the statement, and write only when `settled` has the row: a second
+# settle of the same job waits for the first's row lock, then matches nothing.
 SETTLE_PG: Final = f"""
-WITH settled AS ({SETTLE_JOB} RETURNING id, guild_id, user_id, extra_used),
+WITH settled AS (
+    {_SETTLE_SET},
+    submitted_at = CASE WHEN :unbill AND provider_task_id IS NULL THEN NULL ELSE submitted_at END
+    {_SETTLE_WHERE}
+    RETURNING id, guild_id, user_id, extra_used
+),
 refunded AS (
     INSERT INTO ledger (job_id, user_id, day, amount, kind, created_at)
     SELECT l.job_id, l.user_id, l.day, -l.amount, 'refund', CAST(:ts AS DOUBLE PRECISION)

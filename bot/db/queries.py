@@ -50,36 +50,6 @@ INSERT INTO jobs (
 RETURNING {JOB_COLUMNS}
 """
 
-# The status guard in the WHERE makes settling idempotent: only the first call
-# matches a row. Result and error keep an earlier value when not given. With
-# :unbill (a failed submission the provider answered with a refusal and no job
-# id: it never took the job) the job also leaves the operator's spend, in the
-# same statement. RETURNING extra_used tells the refund whether extra credits
-# go back too, so that UPDATE runs only when there is something to return.
-SETTLE_JOB: Final = f"""
-UPDATE jobs SET
-    status = :status,
-    finished_at = CAST(:ts AS DOUBLE PRECISION),
-    updated_at = CAST(:ts AS DOUBLE PRECISION),
-    result_url = COALESCE(:result_url, result_url),
-    error = COALESCE(:error, error),
-    interaction_token = NULL,
-    submitted_at = CASE WHEN :unbill AND provider_task_id IS NULL THEN NULL ELSE submitted_at END
-WHERE id = :job AND status IN {ACTIVE_LITERALS}
-"""
-
-# The refund mirrors the reservation row itself: same member, same day (the day
-# the credit was taken, not today) and the same amount. ON CONFLICT DO NOTHING
-# rather than INSERT OR IGNORE, because OR IGNORE would also swallow CHECK and
-# NOT NULL violations; only the UNIQUE(job_id, kind) duplicate is expected.
-# The CAST tells PostgreSQL the type of a parameter it only sees in a SELECT list.
-INSERT_REFUND: Final = """
-INSERT INTO ledger (job_id, user_id, day, amount, kind, created_at)
-SELECT job_id, user_id, day, -amount, 'refund', CAST(:ts AS DOUBLE PRECISION)
-FROM ledger WHERE job_id = :job AND kind = 'reserve'
-ON CONFLICT (job_id, kind) DO NOTHING
-"""
-
 # The moment a job becomes billable (see operator_queries.BILLED): only an
 # unfinished job not marked before, so a job is never sent twice on one credit.
 MARK_SUBMITTING: Final = f"""

@@ -270,8 +270,10 @@ class Store(BillingStore, GuildStore, ReportStore, JobReads, SeriesStore, LeaseS
             row = yield one(cq.SETTLE_JOB_SQLITE, params)
             if row is None:
                 return False
+            if params["unbill"]:
+                yield run(cq.UNBILL_REFUSED, params)
             if give_back:
-                yield run(queries.INSERT_REFUND, params)
+                yield run(cq.INSERT_REFUND, params)
                 if row[0]:  # the job took extra credits: they go back too
                     yield run(oq.RETURN_EXTRA, params)
             return True

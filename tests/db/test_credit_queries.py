@@ -20,7 +20,7 @@ from bot.db import credit_queries as cq
 from bot.db import operator_queries as oq
 from bot.db.errors import RenderLimitExceeded
 from bot.db.plan import Plan, all_rows, one, scalar
-from tests.db.conftest import NOON, Count, Reserve
+from tests.db.conftest import NOON, Count, Reserve, on_sqlite_writer
 
 DAY = NOON.date().isoformat()
 GUILD = 10
@@ -180,3 +180,29 @@ async def test_sqlite_reads_unfinished_jobs_through_the_partial_index(
     assert any("jobs_user_active" in line for line in merged)
     # Every sum over the member's jobs seeks by user, day and status.
     assert sum("jobs_user_day_spend (user_id=? AND day=? AND status=?" in s for s in merged) == 6
+
+
+async def test_sqlite_settle_writes_submitted_at_only_to_unbill(
+    sqlite_store: Store, reserve: Reserve
+) -> None:
+    # A trigger on UPDATE OF submitted_at (what the e2e spend-attack tests use to
+    # refuse the mark-as-sent write) must not see an ordinary settlement.
+    store = sqlite_store
+    sent = await reserve()
+    await store.mark_submitting(sent.id, now=NOON)
+    refused = await reserve()
+    await store.mark_submitting(refused.id, now=NOON)
+    await on_sqlite_writer(
+        store,
+        lambda conn: conn.execute(
+            "CREATE TEMP TRIGGER no_marks BEFORE UPDATE OF submitted_at ON main.jobs"
+            " WHEN NEW.submitted_at IS NOT NULL BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        ),
+    )
+
+    assert await store.settle(sent.id, "completed", now=NOON)
+    assert await store.settle(refused.id, "failed", refused=True, now=NOON)
+
+    kept, unbilled = await store.get_job(sent.id), await store.get_job(refused.id)
+    assert kept is not None and kept.submitted_at is not None
+    assert unbilled is not None and unbilled.submitted_at is None

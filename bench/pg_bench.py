@@ -10,7 +10,10 @@ than the daily limit and that the ledger agrees with the jobs.
 
 The server is ``BENCH_DATABASE_URL`` when set, else a throwaway cluster on
 127.0.0.1 (:mod:`tests.support.postgres`; durability off, as in the tests:
-the numbers measure the store's locking and round trips, not the disk).
+the numbers measure the store's locking and round trips, not the disk; the
+SQLite side runs as the bot does, WAL with ``synchronous=NORMAL``, which does
+not fsync a commit either). On one machine the bot processes and the server
+share its cores: each round trip costs CPU on both sides.
 """
 
 from __future__ import annotations

@@ -7,6 +7,11 @@ one connection (the bot: one :class:`~bot.db.Store` per process) and each writer
 on its own connection (several processes on one file, serialised by
 ``BEGIN IMMEDIATE``). Afterwards an independent ``sqlite3`` reading of the file
 checks each member's kept credits against the daily limit and the ledger.
+
+Durability is the bot's own: WAL with ``synchronous=NORMAL`` (a commit survives
+the process crashing, not a power cut; no fsync per commit), which is what
+:mod:`bench.pg_bench`'s throwaway server (``fsync`` and ``synchronous_commit``
+off) is compared against.
 """
 
 from __future__ import annotations

@@ -12,6 +12,14 @@ its snapshot is taken by the first statement, before the lock is granted.)
 A serialization failure or a deadlock rolls the transaction back; the plan is
 then run again from a fresh generator, a bounded number of times, before
 :class:`~bot.db.errors.StoreBusy`.
+
+Each statement is a network round trip, and round trips are most of what a
+credit operation costs (a system call and a wake-up on each side), so: the
+locks a plan takes first go out with its ``BEGIN`` in one simple query, the
+backend ends its transactions itself (asyncpg's ``transaction()`` would cost
+the same trips but could not carry the locks), the pool keeps sessions as they
+are on release, and a plan of one statement may be sent alone, without
+``BEGIN``/``COMMIT`` (``write(..., single=True)``).
 """
 
 from __future__ import annotations

@@ -13,7 +13,11 @@ and ``:name`` placeholders. What remains different is here:
 * the schema and its migrations: ``migrations/*.sql`` (SQLite, ``PRAGMA
   user_version``) and ``migrations/postgresql/*.sql`` (a ``schema_migrations``
   table under an advisory lock), numbered alike;
-* errors: :func:`bot.db.errors.wrap_sqlite_error` and :func:`bot.db.errors.wrap_pg_error`.
+* errors: :func:`bot.db.errors.wrap_sqlite_error` and :func:`bot.db.errors.wrap_pg_error`;
+* writes to several tables in one statement: PostgreSQL has data-modifying
+  CTEs (``Backend.cte_writes``), SQLite does not, and a statement costs a round
+  trip only on PostgreSQL; so the writes of a reservation and a settlement are
+  pairs of constants in :mod:`bot.db.credit_queries`, each pair writing the same rows.
 
 Dates need no difference: timestamps are epoch seconds and the quota ``day``
 is computed in Python (:func:`bot.db.models.quota_day`).

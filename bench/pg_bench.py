@@ -14,6 +14,12 @@ the numbers measure the store's locking and round trips, not the disk; the
 SQLite side runs as the bot does, WAL with ``synchronous=NORMAL``, which does
 not fsync a commit either). On one machine the bot processes and the server
 share its cores: each round trip costs CPU on both sides.
+
+Beside it, in the same processes right after the writers, a reference: the
+same writers on a pool of the same size doing nothing but ``SELECT 1``, one
+round trip per pooled acquire (the cheapest operation any PostgreSQL store
+could make). Its rate is this machine's ceiling for one-round-trip operations;
+the credit rate is reported as a ratio of it.
 """
 
 from __future__ import annotations
@@ -66,9 +72,36 @@ def _process(
             await asyncio.gather(
                 *(writer_loop(store, i, users, limit, writers, deadline, counts) for i in indexes)
             )
-            return {**counts, "elapsed": time.monotonic() - began}
+            elapsed = time.monotonic() - began
+        trips, trip_seconds = await _round_trips(url, len(indexes), seconds)
+        return {
+            **counts,
+            "elapsed": elapsed,
+            "round_trips": trips,
+            "round_trip_seconds": trip_seconds,
+        }
 
     return asyncio.run(run())
+
+
+async def _round_trips(url: str, writers: int, seconds: float) -> tuple[int, float]:
+    """The reference: ``writers`` loops of ``SELECT 1`` on a pool sized like the store's."""
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=min(writers, 10))
+    count = 0
+
+    async def loop(deadline: float) -> None:
+        nonlocal count
+        while time.monotonic() < deadline:
+            async with pool.acquire() as conn:
+                await conn.fetchval("SELECT 1")
+            count += 1
+
+    try:
+        began = time.monotonic()
+        await asyncio.gather(*(loop(began + seconds) for _ in range(writers)))
+        return count, time.monotonic() - began
+    finally:
+        await pool.close()
 
 
 async def credit_run(
@@ -100,11 +133,16 @@ async def credit_run(
             await conn.close()
     counts = {k: sum(int(p[k]) for p in parts) for k in ("reserved", "settled", "refused", "busy")}
     elapsed = max(float(p["elapsed"]) for p in parts)
+    trips = sum(int(p["round_trips"]) for p in parts)
+    trip_rate = trips / max(float(p["round_trip_seconds"]) for p in parts)
+    ops_rate = (counts["reserved"] + counts["settled"]) / elapsed
     return {
         "processes": processes,
         "writers": writers,
         "seconds": elapsed,
         **counts,
-        "credit_operations_per_second": (counts["reserved"] + counts["settled"]) / elapsed,
+        "credit_operations_per_second": ops_rate,
+        "reference_round_trips_per_second": trip_rate,
+        "ops_over_round_trip_ceiling": round(ops_rate / trip_rate, 3) if trip_rate else None,
         **check_rows(kept, ledger, open_jobs, limit),
     }

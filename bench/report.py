@@ -127,6 +127,11 @@ def render(results: dict[str, Any]) -> str:
     ]
     out.append(table([pg], (("processes", "processes", "{}"), *columns[1:])))
     out.append(f"ratios (PostgreSQL / SQLite one connection): {results['credit_ratios']}")
+    out.append(
+        "reference (the same processes, SELECT 1 per pooled acquire):"
+        f" {cell(pg.get('reference_round_trips_per_second'), '{:.0f}')} round trips/s;"
+        f" credit ops / that ceiling: {pg.get('ops_over_round_trip_ceiling')}"
+    )
     out += ["", *failover_lines(results["failover"])]
     out += ["", f"invariants: {results['invariants']}", ""]
     return "\n".join(out)

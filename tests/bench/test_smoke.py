@@ -67,5 +67,10 @@ async def test_quick_bench_reports_every_field_and_keeps_the_invariants(tmp_path
         assert db["reserved"] > 0 and db["settled"] == db["reserved"]
         assert not db["overspent"] and db["max_kept_credits_per_member"] <= db["daily_limit"]
         assert db["ledger_matches_jobs"] and db["unsettled_jobs"] == 0
+    pg = results["postgresql"]  # beside its reference: bare round trips on the same processes
+    assert set(pg) >= SQLITE_FIELDS - {"connections"} | {"processes"}
+    assert pg["reference_round_trips_per_second"] > 0
+    assert pg["ops_over_round_trip_ceiling"] is not None
+    assert set(results["credit_ratios"]) == {"ops_per_second"}
     assert all(results["invariants"].values()), results["invariants"]
     assert "ratios" in stdout.decode()  # the table was printed

@@ -40,9 +40,12 @@ class EditBudget:
     Config owns it (``bot.ui.edits`` reads it) so settings never import the UI.
     Defaults sit below Discord's published and observed limits: 4/2 s per
     interaction token (Discord: 5), 40/s for bot-token requests (Discord: 50;
-    the rest is for final messages and commands), 24/min per channel (observed
-    ~30). ``webhook_*`` caps interaction edits of all jobs together: not a
-    Discord limit, it keeps the bot's own CPU and connections in proportion.
+    final messages included, the rest is headroom), 24/min per channel (observed
+    ~30). ``channel_reserve`` more per channel window are kept for a job's
+    final messages (24 + 4 of ~30), so a channel its progress edits filled
+    still takes a final at once. ``webhook_*`` caps interaction edits of all
+    jobs together: not a Discord limit, it keeps the bot's own CPU and
+    connections in proportion.
     """
 
     token_limit: int = 4
@@ -54,6 +57,7 @@ class EditBudget:
     webhook_limit: int = 100
     webhook_period: float = 1.0
     max_in_flight: int = 50
+    channel_reserve: int = 4
 
     @classmethod
     def unlimited(cls) -> EditBudget:

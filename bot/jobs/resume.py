@@ -16,6 +16,7 @@ from bot.db.models import Job
 from bot.errors import UserError
 from bot.i18n import t, translate_known
 from bot.jobs import ledger
+from bot.jobs.background import TaskSet
 from bot.jobs.context import RunContext
 from bot.jobs.request import JobRequest, request_from_job
 from bot.jobs.run import JobRun
@@ -37,6 +38,7 @@ class JobResumer:
     provider: Provider
     context: RunContext
     runs: dict[int, JobRun]
+    tasks: TaskSet
     messenger: Callable[..., JobMessenger]
     start: Callable[..., asyncio.Task[None] | None]
 
@@ -104,7 +106,14 @@ class JobResumer:
                 member=f"<@{job.user_id}>",
                 reason=translate_known(locale, reason),
             )
+        # In the background: its rate budget may take a while (a claimed channel counts
+        # as spent), and the jobs after this one should not wait for it.
+        self.tasks.spawn(self._tell(job.id, messenger, content), name=f"job:{job.id}:final")
+
+    async def _tell(self, job_id: int, messenger: JobMessenger, content: str) -> None:
+        """Show a stale job's end, paced on its message's budgets like any final message."""
+        messenger.pacer = self.context.edits.handle(messenger.edit, messenger, name=f"job {job_id}")
         try:
-            await asyncio.wait_for(messenger.finish(content, None, "retry"), 30)
+            await messenger.finish(content, None, "retry")
         except Exception as exc:
-            log.warning("job %s: could not tell the member: %s", job.id, exc)
+            log.warning("job %s: could not tell the member: %s", job_id, exc)

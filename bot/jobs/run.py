@@ -44,7 +44,6 @@ from bot.ui.text import failure_message, progress_message, success_message
 log = logging.getLogger(__name__)
 
 CRASHED = N_("Something went wrong inside the bot while making this video.")
-MESSAGE_TIMEOUT = 10.0
 FINAL_GRACE = 5.0  # on shutdown, how long a job's ending under way may still take
 
 
@@ -73,6 +72,8 @@ class JobRun:
         self._settled = False  # the ledger has the job's end: nothing is left to suspend
         self._ending_now = False  # its end (settle, last message) is under way: too late to cancel
         self.editor = ctx.edits.handle(self._edit_progress, messenger, name=f"job {job.id}")
+        # The final message and every fallback request draw on the progress budgets, first.
+        messenger.pacer = self.editor
 
     @property
     def settled(self) -> bool:
@@ -108,7 +109,7 @@ class JobRun:
     # ------------------------------------------------------------------ display
 
     async def _edit_progress(self, content: str) -> None:
-        await self.messenger.edit(content, "cancel")
+        await self.messenger.edit(content, "cancel", prepaid=True)
 
     @property
     def elapsed(self) -> float:
@@ -145,10 +146,10 @@ class JobRun:
         self, content: str, buttons: Buttons, video: Path | None = None, **kw: Any
     ) -> None:
         await self.editor.close()
+        # Not bounded as a whole: each request is (the messenger's REQUEST_TIMEOUT), and
+        # waiting for the rate budget is bounded by the budgets; a shutdown cuts it short.
         try:
-            await asyncio.wait_for(
-                self.messenger.finish(content, video, buttons, **kw), MESSAGE_TIMEOUT * 3
-            )
+            await self.messenger.finish(content, video, buttons, **kw)
         except (DeliveryFailed, discord.HTTPException, TimeoutError) as exc:
             log.error("job %s: could not deliver the final message: %s", self.job.id, exc)
 

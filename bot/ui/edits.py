@@ -15,7 +15,9 @@ sees every message at once:
   every message keeps being refreshed;
 - sliding windows keep each interaction token, the global bot-token budget and
   each channel under :class:`EditBudget` (below Discord's limits, with headroom
-  for the bot's other requests).
+  for the bot's other requests); each request counts from before it leaves
+  until one window after its answer, so however late a busy process sends it,
+  Discord never sees more in one of its windows.
 
 Discord's global limit is per bot token, not per process: shard clusters
 (``SHARD_COUNT``/``SHARD_IDS``) each get the share of the global budget that
@@ -27,12 +29,20 @@ process holding its guild's shard, so those budgets are never divided.
 The route (interaction webhook, or bot token in a channel) is read from the
 job's messenger at send time: it changes when the 15-minute token runs out.
 
+A job's other requests on its message (the final message, a re-post after the
+message was deleted, the DM fallback) draw on the same windows through
+:meth:`EditHandle.acquire`, ahead of every progress edit: whenever a window
+frees, a waiting final gets it first, so a final waits only for its own route's
+budget (at most one window, behind finals that asked before it), never behind
+progress. Channel windows keep ``EditBudget.channel_reserve`` requests that
+only these may use.
+
 A job taken over from a process that died (its source's ``claimed`` is true)
 arrives with budgets this process never saw that one spend. Its channel is
 counted as spent for one channel window (no bot-token progress edit there
 until it passes: the dead process's edits, at most the channel budget, are
-then out of Discord's window too, and final messages keep the headroom below
-Discord's limit they always have), and its token window as spent but for one
+then out of Discord's window too, and final messages keep the channel's
+reserve), and its token window as spent but for one
 edit, so the first progress after a takeover is not delayed: Discord allows
 one more per token than the budget, and the dead process's edits were within it.
 """
@@ -43,13 +53,16 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 import aiohttp
 import discord
 
 from bot.config import EditBudget
+from bot.ui.finals import FinalGate
 from bot.ui.rate_window import Window
 
 log = logging.getLogger(__name__)
@@ -93,11 +106,13 @@ class EditHandle:
     the message's turn comes. ``close()`` stops editing (a pending state is
     dropped, and an edit in flight is waited for, or cancelled after
     ``CLOSE_GRACE``, so the final message that follows is never overwritten).
-    ``edits`` counts successful edits. A failed edit is retried with the newest
-    content after a backoff (:data:`RETRY_BACKOFF`, doubling to :data:`RETRY_MAX`)
-    unless Discord said the message can never be edited again (a
-    :class:`discord.HTTPException` with status 401, 403 or 404) or the error is
-    not a network or HTTP one (a bug: retrying would only repeat it); then
+    ``edits`` counts successful edits. :meth:`acquire` paces the message's
+    other requests (its final message above all) ahead of progress edits. A
+    failed edit is retried with the newest content after a backoff
+    (:data:`RETRY_BACKOFF`, doubling to :data:`RETRY_MAX`) unless Discord said
+    the message can never be edited again (a :class:`discord.HTTPException`
+    with status 401, 403 or 404) or the error is not a network or HTTP one (a
+    bug: retrying would only repeat it); then
     ``failed`` is set and the handle stays silent.
     """
 
@@ -112,12 +127,23 @@ class EditHandle:
         self.shown: str | None = None
         self.last_sent = -float("inf")
         self.inflight: asyncio.Task[None] | None = None
+        self.taken: list[Window] = []  # the windows the edit in flight counts against
         self.window = Window(scheduler.budget.token_limit, scheduler.budget.token_period)
         self.failed = False
         self.closed = False
         self.edits = 0
         self.failures = 0  # consecutive failed edits (for the backoff)
         self.retry_at = -float("inf")  # loop time before which no retry is sent
+
+    def slot(self, via_interaction: bool, channel: int | None) -> AbstractAsyncContextManager[None]:
+        """The budget of one request on this message outside progress, for its duration.
+
+        ``via_interaction``: through the interaction webhook (this message's
+        token window); otherwise with the bot token, in ``channel`` (``None``: a
+        request on no channel, e.g. opening a DM). See :meth:`EditScheduler.slot`.
+        """
+        token = self.window if via_interaction else None
+        return self._scheduler.slot(via_interaction, channel, token=token)
 
     def route(self) -> tuple[bool, int | None]:
         """``(via_interaction, channel_id)`` as of now."""
@@ -199,6 +225,7 @@ class EditScheduler:
         self._global = Window(b.global_limit, b.global_period)
         self._webhooks = Window(b.webhook_limit, b.webhook_period)
         self._channels: dict[int, Window] = {}
+        self.finals = FinalGate()  # final messages and fallbacks: ahead of progress
         self._open: set[EditHandle] = set()
         self._pending: dict[EditHandle, None] = {}  # insertion-ordered set
         self._inflight = 0
@@ -252,10 +279,48 @@ class EditScheduler:
         """Re-plan soon (new content, or an edit finished)."""
         self._wake.set()
 
+    # ------------------------------------------------------------ final messages
+
+    @contextlib.asynccontextmanager
+    async def slot(
+        self, via_interaction: bool, channel: int | None, *, token: Window | None = None
+    ) -> AsyncIterator[None]:
+        """Wait until one request on this route fits its windows; hold its place while it runs.
+
+        For a job's requests outside its progress edits: the final message
+        above all; the request is sent inside the ``async with``. Through the
+        interaction webhook it counts against ``token`` (the message's token
+        window) and the webhook cap; with the bot token, the global window and
+        ``channel``'s, where it may use the channel reserve. It is counted from
+        before it leaves until one window after its answer. Requests waiting
+        here get every freed slot of their windows before any progress edit,
+        oldest first (:class:`~bot.ui.finals.FinalGate`). After :meth:`close`
+        they are still paced.
+        """
+        if via_interaction:
+            windows = [self._webhooks] if token is None else [token, self._webhooks]
+        elif channel is None:
+            windows = [self._global]
+        else:
+            windows = [self._global, self._channel(channel)]
+        await self.finals.acquire(windows)
+        try:
+            yield
+        finally:
+            self.finals.release(windows, asyncio.get_running_loop().time())
+            self.wake()  # progress may have room again
+
+    # ------------------------------------------------------------ progress
+
     def _finished(self, handle: EditHandle, _task: asyncio.Task[None]) -> None:
         # A done callback, so it also runs for a task cancelled before it started.
         handle.inflight = None
         self._inflight -= 1
+        now = asyncio.get_running_loop().time()
+        for window in handle.taken:
+            window.end(now)
+        handle.taken = []
+        self.finals.serve(now)  # a waiting final may fit now
         self.wake()
 
     async def close(self) -> None:
@@ -320,25 +385,30 @@ class EditScheduler:
         window = self._channels.get(channel)
         if window is None:
             b = self.budget
-            window = self._channels[channel] = Window(b.channel_limit, b.channel_period)
+            window = self._channels[channel] = Window(
+                b.channel_limit, b.channel_period, b.channel_reserve
+            )
         return window
 
     def _take(self, handle: EditHandle, now: float) -> None:
+        # Counted from now until a window after the edit's answer (see bot.ui.rate_window).
         via_interaction, channel = handle.route()
         if via_interaction:
-            handle.window.take(now)
-            self._webhooks.take(now)
+            handle.taken = [handle.window, self._webhooks]
+        elif channel is not None:
+            handle.taken = [self._global, self._channel(channel)]
         else:
-            self._global.take(now)
-            if channel is not None:
-                self._channel(channel).take(now)
+            handle.taken = [self._global]
+        for window in handle.taken:
+            window.start()
 
     def plan(self, now: float) -> tuple[list[tuple[EditHandle, str]], float | None]:
         """Choose the edits to start at ``now``, oldest-shown first, and spend their budgets.
 
         Returns ``(handle, content)`` pairs to send and when the next one falls due
-        (``None``: nothing is waiting, or only on an edit in flight).
+        (``None``: nothing is waiting, or only on an edit or a final in flight).
         """
+        self.finals.serve(now)  # a freed slot goes to a waiting final first
         chosen: list[tuple[EditHandle, str]] = []
         next_due: float | None = None
         ready = [h for h in self._pending if h.inflight is None]
@@ -351,7 +421,8 @@ class EditScheduler:
                 break  # woken again when one finishes
             due = self._due(handle, now)
             if due > now:
-                next_due = due if next_due is None else min(next_due, due)
+                if due < math.inf:  # else a final's request ending wakes the loop
+                    next_due = due if next_due is None else min(next_due, due)
                 continue
             self._take(handle, now)
             chosen.append((handle, handle.pending))

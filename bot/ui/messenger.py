@@ -12,17 +12,24 @@ Order of preference, falling to the next on failure:
    deleted, or may not be edited);
 4. a direct message to the member (the bot may not post in the channel).
 
-Every call is bounded and never retries a 401/403/404 in a loop.
+Every call is bounded (a final message's requests each by ``REQUEST_TIMEOUT``)
+and never retries a 401/403/404 in a loop. With a ``pacer`` (the job's
+:class:`~bot.ui.edits.EditHandle`) each request first waits for its route's
+rate budget, except the one the edit scheduler already counted for a progress
+edit (``prepaid``): the final message, a re-post and the DM fallback stay
+inside the budgets the progress edits share, ahead of them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import discord
 from discord.http import handle_message_parameters
@@ -38,8 +45,32 @@ TOKEN_LIFE = dt.timedelta(minutes=15)  # Discord's, from the interaction's creat
 UPLOAD_HEADROOM = 64 * 1024  # the request's JSON part shares the upload limit
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 NO_MENTIONS = discord.AllowedMentions.none()
+REQUEST_TIMEOUT = 30.0  # one request of a final message (an upload included), after its pacing
+
+T = TypeVar("T")
 
 Moved = Callable[[int, int], Awaitable[None]]  # (channel_id, message_id) of the new home
+
+
+class Pacer(Protocol):
+    """Paces a message's requests (:class:`~bot.ui.edits.EditHandle` is one)."""
+
+    def slot(self, via_interaction: bool, channel: int | None) -> AbstractAsyncContextManager[None]:
+        """Entered once one request fits the route's budgets (``channel`` None: no channel).
+
+        The request is sent inside it; leaving it tells the pacer the answer came.
+        """
+        ...
+
+
+class _Turn:
+    """One delivery's requests: is the next one counted already, how long may each take."""
+
+    __slots__ = ("prepaid", "timeout")
+
+    def __init__(self, prepaid: bool = False, timeout: float | None = None) -> None:
+        self.prepaid = prepaid
+        self.timeout = timeout
 
 
 class DeliveryFailed(Exception):
@@ -98,6 +129,8 @@ class JobMessenger:
         #: Taken over from a process that died: the edit scheduler assumes its budgets spent.
         self.claimed = claimed
         self.on_moved = on_moved
+        #: Set by the job's run: every request not counted by the scheduler waits here first.
+        self.pacer: Pacer | None = None
         self._channel_usable = True
         self._dm: discord.Message | None = None
         limit = upload_limit
@@ -116,9 +149,13 @@ class JobMessenger:
             return False
         return expires_at - discord.utils.utcnow() > TOKEN_MARGIN
 
-    async def edit(self, content: str, buttons: Buttons = None) -> None:
-        """Show ``content`` (progress) with ``buttons``."""
-        await self._deliver(content, None, buttons)
+    async def edit(self, content: str, buttons: Buttons = None, *, prepaid: bool = False) -> None:
+        """Show ``content`` (progress) with ``buttons``.
+
+        ``prepaid``: the edit scheduler counted the first request (a progress
+        edit it planned); a fallback after it is paced like any other.
+        """
+        await self._deliver(content, None, buttons, _Turn(prepaid))
 
     async def finish(
         self,
@@ -134,17 +171,46 @@ class JobMessenger:
         """
         if video is not None:
             try:
-                await self._deliver(content, video, buttons)
+                await self._deliver(content, video, buttons, _Turn(timeout=REQUEST_TIMEOUT))
                 return True
             except discord.HTTPException as exc:
                 if not _too_large(exc):
                     raise
                 log.info("job %s: upload refused as too large; sending the link", self.job_id)
-        await self._deliver(without_video or content, None, buttons, clear_files=True)
+        await self._deliver(
+            without_video or content,
+            None,
+            buttons,
+            _Turn(timeout=REQUEST_TIMEOUT),
+            clear_files=True,
+        )
         return False
 
+    async def _request(
+        self,
+        turn: _Turn,
+        via_interaction: bool,
+        channel: int | None,
+        make: Callable[[], Awaitable[T]],
+    ) -> T:
+        """One request: paced on its route (unless prepaid), then bounded by the turn's timeout.
+
+        The pacing wait is not part of the timeout: it is bounded by the budgets.
+        """
+        if turn.prepaid or self.pacer is None:
+            turn.prepaid = False
+            return await asyncio.wait_for(make(), turn.timeout)
+        async with self.pacer.slot(via_interaction, channel):
+            return await asyncio.wait_for(make(), turn.timeout)
+
     async def _deliver(
-        self, content: str, video: Path | None, buttons: Buttons, *, clear_files: bool = False
+        self,
+        content: str,
+        video: Path | None,
+        buttons: Buttons,
+        turn: _Turn,
+        *,
+        clear_files: bool = False,
     ) -> None:
         def edit_kwargs() -> dict[str, Any]:
             # Fresh each attempt: discord.py closes a File once it was sent.
@@ -161,7 +227,9 @@ class JobMessenger:
 
         if self.via_interaction:
             try:
-                self.message_id = await self._edit_original(edit_kwargs())
+                self.message_id = await self._request(
+                    turn, True, self.channel_id, lambda: self._edit_original(edit_kwargs())
+                )
                 return
             except discord.NotFound as exc:
                 if exc.code == 10008 and self.interaction is not None:
@@ -178,9 +246,9 @@ class JobMessenger:
                     raise
                 log.info("job %s: interaction token refused (%s)", self.job_id, exc.code)
                 self.interaction = self.token = None
-        if self._channel_usable and await self._via_channel(edit_kwargs, video):
+        if self._channel_usable and await self._via_channel(turn, edit_kwargs, video):
             return
-        await self._via_dm(edit_kwargs, video)
+        await self._via_dm(turn, edit_kwargs, video)
 
     async def _edit_original(self, kwargs: dict[str, Any]) -> int:
         """Edit the interaction's original response through its webhook; the message's id."""
@@ -207,12 +275,15 @@ class JobMessenger:
         return int(data["id"])
 
     async def _via_channel(
-        self, edit_kwargs: Callable[[], dict[str, Any]], video: Path | None
+        self, turn: _Turn, edit_kwargs: Callable[[], dict[str, Any]], video: Path | None
     ) -> bool:
         channel = self.client.get_partial_messageable(self.channel_id)
         if self.message_id is not None:
+            message = channel.get_partial_message(self.message_id)
             try:
-                await channel.get_partial_message(self.message_id).edit(**edit_kwargs())
+                await self._request(
+                    turn, False, self.channel_id, lambda: message.edit(**edit_kwargs())
+                )
                 return True
             except discord.NotFound:
                 log.info(
@@ -221,21 +292,42 @@ class JobMessenger:
             except discord.Forbidden:
                 log.info("job %s: may not edit message %s", self.job_id, self.message_id)
         try:
-            message = await channel.send(**self._send_kwargs(edit_kwargs(), video))
+            sent = await self._request(
+                turn,
+                False,
+                self.channel_id,
+                lambda: channel.send(**self._send_kwargs(edit_kwargs(), video)),
+            )
         except (discord.Forbidden, discord.NotFound):
             log.info("job %s: may not post in channel %s; using DMs", self.job_id, self.channel_id)
             self._channel_usable = False
             return False
-        await self._moved(message)
+        await self._moved(sent)
         return True
 
-    async def _via_dm(self, edit_kwargs: Callable[[], dict[str, Any]], video: Path | None) -> None:
+    async def _via_dm(
+        self, turn: _Turn, edit_kwargs: Callable[[], dict[str, Any]], video: Path | None
+    ) -> None:
         try:
-            if self._dm is not None:
-                await self._dm.edit(**edit_kwargs())
+            dm = self._dm
+            if dm is not None:
+                await self._request(turn, False, dm.channel.id, lambda: dm.edit(**edit_kwargs()))
                 return
-            user = self.client.get_user(self.user_id) or await self.client.fetch_user(self.user_id)
-            self._dm = await user.send(**self._send_kwargs(edit_kwargs(), video))
+            user = self.client.get_user(self.user_id)
+            if user is None:
+                user = await self._request(
+                    turn, False, None, lambda: self.client.fetch_user(self.user_id)
+                )
+            dm_channel = user.dm_channel
+            if dm_channel is None:
+                dm_channel = await self._request(turn, False, None, user.create_dm)
+            channel = dm_channel
+            self._dm = await self._request(
+                turn,
+                False,
+                channel.id,
+                lambda: channel.send(**self._send_kwargs(edit_kwargs(), video)),
+            )
         except discord.HTTPException as exc:
             if _too_large(exc):
                 raise

@@ -39,6 +39,14 @@ def _pending(scheduler: EditScheduler, handle: EditHandle, content: str) -> None
     scheduler._pending[handle] = None
 
 
+def _answered(chosen: list[tuple[EditHandle, str]], at: float) -> None:
+    """Discord answered the edits ``chosen`` at ``at`` (what the end of their sending does)."""
+    for handle, _ in chosen:
+        for window in handle.taken:
+            window.end(at)
+        handle.taken = []
+
+
 def test_window_allows_limit_per_sliding_period() -> None:
     window = Window(2, 10.0)
     assert window.free_at(0.0) == 0.0
@@ -109,6 +117,7 @@ def test_interaction_token_budget_limits_each_message() -> None:
     for t in range(5):
         _pending(scheduler, handle, f"state {t}")
         chosen, next_due = scheduler.plan(float(t))
+        _answered(chosen, float(t))
         sent += [content for _, content in chosen]
     assert sent == ["state 0", "state 1"]  # then the token's window is full until t=10
     assert next_due == 10.0
@@ -122,6 +131,7 @@ def test_global_budget_is_shared_fairly_oldest_shown_first() -> None:
         _pending(scheduler, handle, "x1")
     chosen, _ = scheduler.plan(0.0)
     assert [h.name for h, _ in chosen] == ["a", "b"]
+    _answered(chosen, 0.0)
     for handle in (a, b):
         _pending(scheduler, handle, "x2")
     assert scheduler.plan(0.5)[0] == []  # the global window is full
@@ -165,7 +175,9 @@ def test_channel_budget_applies_to_bot_token_edits() -> None:
         _pending(scheduler, handle, "x")
     chosen, next_due = scheduler.plan(0.0)
     assert sorted(h.name for h, _ in chosen) == ["a", "c"]
-    assert next_due == 60.0
+    assert next_due is None  # a's edit is under way: counted until a window after its answer
+    _answered(chosen, 0.0)
+    assert scheduler.plan(0.0) == ([], 60.0)
 
 
 async def test_route_is_read_at_send_time() -> None:

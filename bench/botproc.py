@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -99,8 +100,9 @@ class Meter:
 
     def take_snapshot(self, bot: SoraBot) -> None:
         """Freeze the counters (at SIGTERM, before shutdown work is counted)."""
-        edits = bot.jobs.edits
+        edits = bot.jobs.context.edits  # what the runs actually used
         self.snapshot = {
+            "edit_strategy": type(edits).__name__,
             "progress_events": self.events,
             "cpu_seconds": time.process_time() - self.cpu_start,
             "wall_seconds": time.monotonic() - self.wall_start,
@@ -126,7 +128,13 @@ async def run(settings: Settings, naive: bool) -> dict[str, Any]:
             settings=settings, session=session, store=store, provider=provider
         ) as bot:
             if naive:
-                bot.jobs.edits = NaiveEdits()  # type: ignore[assignment]
+                # The runs read the scheduler from the service's RunContext: swap it there.
+                naive_edits = NaiveEdits()
+                bot.jobs.edits = naive_edits  # type: ignore[assignment]
+                bot.jobs.context = dataclasses.replace(
+                    bot.jobs.context,
+                    edits=naive_edits,  # type: ignore[arg-type]
+                )
             hooks = bot.jobs.hooks
             meter = Meter(
                 lambda: len(bot.jobs.runs), lambda: hooks.accepted if hooks is not None else 0

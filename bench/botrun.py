@@ -239,6 +239,7 @@ def measure(
         "n": n,
         "protocol": run.protocol,
         "edits": run.edits,
+        "edit_strategy": stats.get("edit_strategy"),
         "push": run.push,
         "succeeded": sum(1 for ix in jobs if ix.content and "✅" in ix.content),
         "failed": sum(1 for ix in jobs if ix.content and "❌" in ix.content),

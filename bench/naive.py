@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,11 @@ class NaiveHandle:
                 self.errors += 1
                 self._owner.errors += 1
                 log.debug("%s: edit failed: %s", self.name, exc)
+
+    @contextlib.asynccontextmanager
+    async def slot(self, via_interaction: bool, channel: int | None) -> AsyncIterator[None]:
+        """A final message's request goes at once: peers do not pace them either."""
+        yield
 
     async def close(self) -> None:
         """Stop: drop what is queued and cancel the edit in flight."""

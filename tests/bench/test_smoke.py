@@ -49,6 +49,9 @@ async def test_quick_bench_reports_every_field_and_keeps_the_invariants(tmp_path
         assert run["completion_delay_p99"] is not None or run["protocol"] == "chat"
     assert results["push"]["hooks_accepted"] == results["push"]["n"]  # completed by push
     assert set(edits["ratios"]) == {"discord_requests_per_job", "discord_429", "refresh_gap_max"}
+    # Each side of the comparison ran the strategy it names, not the bot's default.
+    assert edits["scheduler"]["edit_strategy"] == "EditScheduler"
+    assert edits["naive"]["edit_strategy"] == "NaiveEdits"
 
     failover = results["failover"]  # process 0 killed: process 1 carried every job of it on
     assert failover["killed_jobs"] > 0 and failover["taken_over"] == failover["killed_jobs"]

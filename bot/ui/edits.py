@@ -31,20 +31,24 @@ job's messenger at send time: it changes when the 15-minute token runs out.
 
 A job's other requests on its message (the final message, a re-post after the
 message was deleted, the DM fallback) draw on the same windows through
-:meth:`EditHandle.acquire`, ahead of every progress edit: whenever a window
-frees, a waiting final gets it first, so a final waits only for its own route's
-budget (at most one window, behind finals that asked before it), never behind
-progress. Channel windows keep ``EditBudget.channel_reserve`` requests that
-only these may use.
+:meth:`EditHandle.slot`, ahead of every progress edit (:mod:`bot.ui.finals`):
+a final waits only for its own route's budget (at most one window, behind
+finals that asked before it), never behind progress. Channel windows keep
+``EditBudget.channel_reserve`` requests that only these may use.
 
 A job taken over from a process that died (its source's ``claimed`` is true)
 arrives with budgets this process never saw that one spend. Its channel is
 counted as spent for one channel window (no bot-token progress edit there
 until it passes: the dead process's edits, at most the channel budget, are
 then out of Discord's window too, and final messages keep the channel's
-reserve), and its token window as spent but for one
-edit, so the first progress after a takeover is not delayed: Discord allows
-one more per token than the budget, and the dead process's edits were within it.
+reserve), and its token window as spent but for one edit, so the first
+progress after a takeover is not delayed: Discord allows one more per token
+than the budget, and the dead process's edits were within it.
+
+Where it lives: :class:`EditScheduler` (planning, budgets, :meth:`~EditScheduler.slot`)
+here; one message's side, :class:`EditHandle` (newest content, retries,
+``close()``) and :class:`RouteSource`, in :mod:`bot.ui.edit_handle` (re-exported
+here); the windows in :mod:`bot.ui.rate_window`; finals' queue in :mod:`bot.ui.finals`.
 """
 
 from __future__ import annotations
@@ -52,167 +56,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import logging
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
-from typing import Protocol
-
-import aiohttp
-import discord
+from collections.abc import AsyncIterator
 
 from bot.config import EditBudget
+from bot.ui.edit_handle import Edit, EditHandle, RouteSource
 from bot.ui.finals import FinalGate
 from bot.ui.rate_window import Window
 
-log = logging.getLogger(__name__)
+__all__ = ["Edit", "EditBudget", "EditHandle", "EditScheduler", "RouteSource"]
 
-Edit = Callable[[str], Awaitable[None]]
 LOAD_REFRESH = 1.0  # seconds between recounts of open messages per route
 MAX_TICK = 0.05  # the scheduler wakes at most every this many seconds (batching)
-# How long close() lets an edit in flight finish before cancelling it. Cancelling a
-# discord.py request mid-way can leave its route's rate-limit bucket stalled for 30 s,
-# holding up every later request in that channel (final messages included).
-CLOSE_GRACE = 5.0
-# After a failed edit that may work later (a 5xx, a 429 that discord.py gave up on,
-# a dropped connection), the next try waits this long, doubling up to RETRY_MAX.
-RETRY_BACKOFF = 1.0
-RETRY_MAX = 60.0
-# Discord's answers that mean the message cannot be edited again: the token or the
-# bot lost access (401/403) or the message is gone (404). Only these end a handle.
-FINAL_STATUSES = frozenset({401, 403, 404})
-
-
-class RouteSource(Protocol):
-    """Where a message's edits go right now (:class:`~bot.messenger.JobMessenger` is one)."""
-
-    channel_id: int
-
-    @property
-    def via_interaction(self) -> bool:
-        """True while edits use the interaction token (exempt from the global limit)."""
-        ...
 
 
 def _claimed(source: RouteSource | None) -> bool:
     """Whether another process edited ``source``'s message until it died (``claimed``)."""
     return bool(getattr(source, "claimed", False))
-
-
-class EditHandle:
-    """One message's progress edits; the interface of the old per-message throttle.
-
-    ``update(content)`` records the newest content; the scheduler sends it when
-    the message's turn comes. ``close()`` stops editing (a pending state is
-    dropped, and an edit in flight is waited for, or cancelled after
-    ``CLOSE_GRACE``, so the final message that follows is never overwritten).
-    ``edits`` counts successful edits. :meth:`acquire` paces the message's
-    other requests (its final message above all) ahead of progress edits. A
-    failed edit is retried with the newest content after a backoff
-    (:data:`RETRY_BACKOFF`, doubling to :data:`RETRY_MAX`) unless Discord said
-    the message can never be edited again (a :class:`discord.HTTPException`
-    with status 401, 403 or 404) or the error is not a network or HTTP one (a
-    bug: retrying would only repeat it); then
-    ``failed`` is set and the handle stays silent.
-    """
-
-    def __init__(
-        self, scheduler: EditScheduler, edit: Edit, source: RouteSource | None, name: str
-    ) -> None:
-        self._scheduler = scheduler
-        self._edit = edit
-        self.source = source
-        self.name = name
-        self.pending: str | None = None
-        self.shown: str | None = None
-        self.last_sent = -float("inf")
-        self.inflight: asyncio.Task[None] | None = None
-        self.taken: list[Window] = []  # the windows the edit in flight counts against
-        self.window = Window(scheduler.budget.token_limit, scheduler.budget.token_period)
-        self.failed = False
-        self.closed = False
-        self.edits = 0
-        self.failures = 0  # consecutive failed edits (for the backoff)
-        self.retry_at = -float("inf")  # loop time before which no retry is sent
-
-    def slot(self, via_interaction: bool, channel: int | None) -> AbstractAsyncContextManager[None]:
-        """The budget of one request on this message outside progress, for its duration.
-
-        ``via_interaction``: through the interaction webhook (this message's
-        token window); otherwise with the bot token, in ``channel`` (``None``: a
-        request on no channel, e.g. opening a DM). See :meth:`EditScheduler.slot`.
-        """
-        token = self.window if via_interaction else None
-        return self._scheduler.slot(via_interaction, channel, token=token)
-
-    def route(self) -> tuple[bool, int | None]:
-        """``(via_interaction, channel_id)`` as of now."""
-        if self.source is None:
-            return True, None
-        return self.source.via_interaction, self.source.channel_id
-
-    def update(self, content: str) -> None:
-        """Record the newest content; it is sent when the scheduler allows."""
-        if self.failed or content == self.shown:
-            if content == self.shown:
-                self.pending = None
-            return
-        self.pending = content
-        self.closed = False
-        self._scheduler.wants(self)
-
-    async def close(self) -> None:
-        """Stop editing: drop what is pending; an edit in flight ends first (see CLOSE_GRACE)."""
-        self.pending = None
-        self.closed = True
-        self._scheduler.forget(self)
-        task = self.inflight
-        if task is not None:
-            await asyncio.wait([task], timeout=CLOSE_GRACE)
-            task.cancel()  # only if it overran: a no-op once it is done
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def send(self, content: str) -> None:
-        """Perform one edit (called by the scheduler)."""
-        try:
-            await self._edit(content)
-        except Exception as exc:
-            if not _transient(exc):
-                log.warning("%s: editing the progress message failed for good: %s", self.name, exc)
-                self.failed = True
-                self.pending = None
-                return
-            self.failures += 1
-            delay = min(RETRY_BACKOFF * 2 ** (self.failures - 1), RETRY_MAX)
-            retry_after = getattr(exc, "retry_after", None)  # discord.RateLimited says
-            if isinstance(retry_after, int | float):
-                delay = max(delay, min(float(retry_after), RETRY_MAX))
-            log.warning(
-                "%s: editing the progress message failed (%d in a row), retrying in %.1fs: %s",
-                self.name,
-                self.failures,
-                delay,
-                exc,
-            )
-            self.retry_at = asyncio.get_running_loop().time() + delay
-            if self.closed:
-                return
-            if self.pending is None:  # nothing newer came meanwhile: show this one again
-                self.pending = content
-            self._scheduler.wants(self)
-        else:
-            self.shown = content
-            self.edits += 1
-            self.failures = 0
-
-
-def _transient(exc: Exception) -> bool:
-    """Whether a failed edit may work if tried again later."""
-    if isinstance(exc, discord.HTTPException):
-        return exc.status not in FINAL_STATUSES
-    # RateLimited: discord.py would not wait that long; connection and timeout errors.
-    return isinstance(exc, discord.RateLimited | aiohttp.ClientError | OSError | TimeoutError)
 
 
 class EditScheduler:

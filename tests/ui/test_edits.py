@@ -10,7 +10,7 @@ import aiohttp
 import discord
 import pytest
 
-from bot.ui import edits as scheduler_module
+from bot.ui import edit_handle as handle_module
 from bot.ui.edits import EditBudget, EditHandle, EditScheduler
 from bot.ui.rate_window import Window
 
@@ -219,7 +219,7 @@ async def test_close_lets_the_edit_in_flight_finish() -> None:
 async def test_close_cancels_the_edit_in_flight_and_drops_pending(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(scheduler_module, "CLOSE_GRACE", 0.05)  # an edit that never ends
+    monkeypatch.setattr(handle_module, "CLOSE_GRACE", 0.05)  # an edit that never ends
     started = asyncio.Event()
     cancelled = asyncio.Event()
 
@@ -272,7 +272,7 @@ def _http_error(status: int) -> discord.HTTPException:
 async def test_a_transient_failure_is_retried_and_later_updates_get_through(
     error: Exception, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(scheduler_module, "RETRY_BACKOFF", 0.01)
+    monkeypatch.setattr(handle_module, "RETRY_BACKOFF", 0.01)
     calls: list[str] = []
     shown: dict[str, asyncio.Event] = {"first": asyncio.Event(), "later": asyncio.Event()}
 
@@ -296,7 +296,7 @@ async def test_a_transient_failure_is_retried_and_later_updates_get_through(
 async def test_the_retry_sends_the_newest_content_not_the_failed_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(scheduler_module, "RETRY_BACKOFF", 0.01)
+    monkeypatch.setattr(handle_module, "RETRY_BACKOFF", 0.01)
     calls: list[str] = []
     started, release, newest = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
@@ -352,7 +352,7 @@ async def test_discord_saying_the_message_is_out_of_reach_stops_its_edits(status
 async def test_a_handle_closed_during_the_backoff_is_not_retried(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(scheduler_module, "RETRY_BACKOFF", 30.0)  # never reached
+    monkeypatch.setattr(handle_module, "RETRY_BACKOFF", 30.0)  # never reached
     calls: list[str] = []
     called = asyncio.Event()
 

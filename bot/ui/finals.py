@@ -63,10 +63,16 @@ class FinalGate:
         self.waited += 1
         try:
             await waiter.future
-        finally:
-            if not waiter.future.done():
+        except BaseException:
+            if waiter.future.done() and not waiter.future.cancelled():
+                # Granted in the same turn of the loop as the caller was cancelled:
+                # the places it was given would never be released. Give them back.
+                for window in windows:
+                    window.unstart()
+            else:
                 waiter.future.cancel()
-                self.serve(loop.time())  # its place may let a later one go
+            self.serve(loop.time())  # its place may let a later one go
+            raise
 
     def serve(self, now: float) -> None:
         """Grant every waiting request whose windows have room at ``now``, oldest first."""

@@ -57,6 +57,10 @@ class Window:
         """Count one event from now until :meth:`end` (call only when ``free_at(now) <= now``)."""
         self.inflight += 1
 
+    def unstart(self) -> None:
+        """Take back a :meth:`start` whose event never happened (it counts nothing)."""
+        self.inflight -= 1
+
     def end(self, now: float) -> None:
         """The event :meth:`start` counted is over: it stays counted for ``period`` from ``now``."""
         self.inflight -= 1

@@ -165,6 +165,25 @@ async def test_waiting_finals_go_oldest_first_and_a_cancelled_one_takes_nothing(
     assert scheduler.finals.waiting == 0
 
 
+async def test_a_final_cancelled_as_it_is_granted_gives_its_places_back() -> None:
+    scheduler = EditScheduler(0.0, loose(global_limit=1, global_period=WINDOW))
+    await sent(scheduler, False, 7)  # spends the global window
+    final = await started(sent(scheduler, False, 7))
+    assert scheduler.finals.waiting == 1
+    global_window, channel_window = scheduler._global, scheduler._channel(7)
+    # The window frees and the gate grants the final; in the same turn of the loop,
+    # before the final's task runs again, its caller is cancelled.
+    loop = asyncio.get_running_loop()
+    scheduler.finals.serve(loop.time() + WINDOW)
+    assert scheduler.finals.waiting == 0 and global_window.inflight == 1
+    final.cancel()
+    await asyncio.gather(final, return_exceptions=True)
+
+    assert final.cancelled()
+    assert global_window.inflight == 0 and channel_window.inflight == 0  # nothing stranded
+    await sent(scheduler, False, 7)  # and the next request still gets through
+
+
 async def test_a_closed_scheduler_still_paces_finals_and_strands_none() -> None:
     scheduler = EditScheduler(0.0, loose(global_limit=1, global_period=WINDOW))
     handle = scheduler.handle(nothing, Route(channel_id=5, via_interaction=False), name="a")

@@ -93,6 +93,7 @@ async def test_two_processes_and_a_sigkill_end_every_job_once_and_bill_what_was_
         survivor = await start(envs[1], tmp_path)
         logs = ""
         sent: list[FakeInteraction] = []
+        finished = False
         try:
             await fake.wait_for(lambda: session(fake, (0, 2)) and session(fake, (1, 2)), timeout=60)
             for guild in guilds:
@@ -109,10 +110,14 @@ async def test_two_processes_and_a_sigkill_end_every_job_once_and_bill_what_was_
             logs += await stop(doomed, signal.SIGKILL)
             assert doomed.returncode == -signal.SIGKILL
             await asyncio.gather(*(send(n, 1) for n in range(BEFORE_KILL, JOBS)))
-            await fake.wait_for(lambda: all(ended(ix) for ix in sent), timeout=180)
+            # Well inside the test's own timeout, so a stuck job fails with the logs below.
+            await fake.wait_for(lambda: all(ended(ix) for ix in sent), timeout=70)
+            finished = True
         finally:
             logs += await stop(doomed, signal.SIGKILL)
             logs += await stop(survivor)
+            if not finished:  # shown with the failure: what the two bots said
+                print(logs[-8000:])
         assert survivor.returncode == 0, logs[-3000:]
         assert len(sent) == JOBS and all(ended_once(ix) for ix in sent)
 

@@ -130,7 +130,9 @@ async def test_disk_full_is_a_store_error_and_writes_nothing(
     # Cap the file at its current size: the next page SQLite needs fails with
     # SQLITE_FULL, the same error a full disk gives. Reaching into the private
     # connection is the only way to set this per-connection limit.
-    await on_sqlite_writer(sqlite_store, lambda conn: conn.execute("PRAGMA max_page_count = 1"))
+    await on_sqlite_writer(
+        sqlite_store, lambda conn: conn.execute("PRAGMA max_page_count = 1").fetchall()
+    )
     big = {"padding": "x" * 50_000}
 
     with pytest.raises(StoreError, match="full") as failed:
@@ -139,7 +141,7 @@ async def test_disk_full_is_a_store_error_and_writes_nothing(
     assert not isinstance(failed.value, StoreBusy)
     assert await count("jobs") == 1 and await count("ledger") == 1
     await on_sqlite_writer(
-        sqlite_store, lambda conn: conn.execute("PRAGMA max_page_count = 1073741823")
+        sqlite_store, lambda conn: conn.execute("PRAGMA max_page_count = 1073741823").fetchall()
     )
     assert (await reserve(options=big)).options == big
 

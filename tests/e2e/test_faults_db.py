@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import sqlite3
 import time
@@ -58,23 +57,22 @@ async def disk_full(store: Store) -> AsyncIterator[None]:
     backend = store._backend
     assert isinstance(backend, SqliteBackend)
 
+    # Each PRAGMA below answers with a row: read it, so the statement is done. A
+    # cursor left unread stays "in progress" for as long as anything holds it (the
+    # database thread keeps its last call's result until the next call), and
+    # VACUUM refuses to run beside a statement in progress.
     def cap(conn: sqlite3.Connection) -> None:
-        try:
-            conn.execute("VACUUM")
-        except sqlite3.OperationalError as exc:
-            if "in progress" not in str(exc):
-                raise
-            # A finished query whose cursor is not yet collected still counts as
-            # running for VACUUM: finalize those, then vacuum again.
-            gc.collect()
-            conn.execute("VACUUM")
-        conn.execute("PRAGMA max_page_count = 1")
+        conn.execute("VACUUM")
+        conn.execute("PRAGMA max_page_count = 1").fetchall()
+
+    def uncap(conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA max_page_count = 1073741823").fetchall()
 
     await backend.on_connection(cap)  # between two of the store's transactions
     try:
         yield
     finally:
-        await backend.on_connection(lambda conn: conn.execute("PRAGMA max_page_count = 1073741823"))
+        await backend.on_connection(uncap)
 
 
 def counts(app: App) -> tuple[int, int]:
@@ -117,6 +115,20 @@ async def test_briefly_locked_database_just_delays_the_job(tmp_path: Path) -> No
         assert await app.used() == 1
         await app.another_member_succeeds()
         await app.check_ledger()
+
+
+async def test_the_disk_can_fill_up_again_right_after_it_had_room(tmp_path: Path) -> None:
+    # The soak fills the disk over and over; nothing of one fault may stop the next.
+    async with Store.open(tmp_path / "db.sqlite3") as store:
+        for _ in range(3):
+            async with disk_full(store):
+                cap, size = await store._backend.on_connection(  # type: ignore[attr-defined]
+                    lambda conn: [
+                        conn.execute(f"PRAGMA {pragma}").fetchall()[0][0]
+                        for pragma in ("max_page_count", "page_count")
+                    ]
+                )
+                assert cap == size  # not one page more: the disk is full
 
 
 async def test_full_disk_refuses_a_request_cleanly(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ import hashlib
 import os
 import secrets
 import socket
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Literal
@@ -176,9 +177,20 @@ class LeaseStore(StoreBase):
         )
         return sorted((Job.from_row(r) for r in rows), key=lambda j: (j.created_at, j.id))
 
-    async def release_leases(self, owner: str) -> int:
-        """Give up every lease ``owner`` holds (a clean shutdown): claimable at once."""
-        return await self._run(_RELEASE, {"owner": owner})
+    async def release_leases(self, owner: str, *, keep: Collection[int] = ()) -> int:
+        """Give up the leases ``owner`` holds (a clean shutdown): claimable at once.
+
+        The jobs in ``keep`` (whose runs are still ending: a late settlement may
+        yet commit) keep their lease, which expires by itself: nobody claims a
+        job that its run may still settle.
+        """
+        params: dict[str, object] = {"owner": owner}
+        sql = _RELEASE
+        if keep:
+            names = [f"keep{i}" for i in range(len(keep))]
+            params.update(zip(names, keep, strict=True))
+            sql += " AND id NOT IN (" + ", ".join(f":{name}" for name in names) + ")"
+        return await self._run(sql, params)
 
     async def leased_jobs(self, owner: str) -> list[Job]:
         """The unfinished jobs ``owner`` holds, oldest first."""

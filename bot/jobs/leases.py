@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 
 from bot.db import Store, StoreError
@@ -97,10 +97,13 @@ class LeaseKeeper(Periodic):
             if run.request_cancel(renewed.cancel_by, keep_credit=renewed.keep_credit):
                 log.info("job %s: cancelled from another process", renewed.job_id)
 
-    async def release(self) -> None:
-        """Give up every lease (a clean shutdown): the next process resumes the jobs at once."""
+    async def release(self, *, keep: Collection[int] = ()) -> None:
+        """Give up the leases (a clean shutdown): the next process resumes the jobs at once.
+
+        ``keep``: jobs whose runs have not stopped yet; their leases run out instead.
+        """
         try:
-            released = await self.store.release_leases(self.owner)
+            released = await self.store.release_leases(self.owner, keep=keep)
         except StoreError as exc:
             log.warning("could not release the job leases (they expire by themselves): %s", exc)
             return

@@ -91,6 +91,11 @@ class JobRun:
         """Whether the job was (or is being) sent to the provider, which bills it from then."""
         return self.submitting or self.task_id is not None
 
+    @property
+    def ended(self) -> bool:
+        """Whether the run's task is over (or never started): it will settle nothing more."""
+        return self.task is None or self.task.done()
+
     def request_cancel(self, by: int, *, keep_credit: bool = False) -> bool:
         """Ask the run to stop for member ``by``; False when it has already ended.
 

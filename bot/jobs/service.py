@@ -305,7 +305,10 @@ class JobService(JobControls, JobResumer):
         await self.reconciler.stop()
         await self.tasks.cancel_all(timeout=7.0)
         # After the runs paused: the next process (or another one now) resumes them at once.
-        await self.leases.release()
+        # A run still ending past the timeout may yet settle its job: that job keeps its
+        # lease until it expires, so no other run takes it up meanwhile.
+        ending = [job_id for job_id, run in self.runs.items() if not run.ended]
+        await self.leases.release(keep=ending)
         await self.edits.close()
         if self.hook_server is not None:
             await self.hook_server.close()

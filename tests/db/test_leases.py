@@ -81,6 +81,19 @@ async def test_a_released_lease_is_claimable_at_once_and_final_jobs_never(
     assert claimed.id == running.id
 
 
+async def test_a_job_still_ending_keeps_its_lease_when_the_others_are_released(
+    store: Store, reserve: Reserve
+) -> None:
+    ending, paused, other = [await reserve(user_id=n) for n in (1, 2, 3)]
+    for job in (ending, paused, other):
+        assert await store.take_lease(job.id, "a", LEASE, now=NOON)
+    assert await store.release_leases("a", keep=[ending.id, other.id]) == 1
+    [claimed] = await store.claim_expired("b", LEASE, now=NOON)
+    assert claimed.id == paused.id  # the kept ones wait for their leases to run out
+    later = {j.id for j in await store.claim_expired("c", LEASE, now=LATER)}
+    assert {ending.id, other.id} <= later  # (b's own lease has run out by then too)
+
+
 async def test_a_cancel_asked_elsewhere_reaches_the_holder_at_its_next_renewal(
     store: Store, db_location: str, reserve: Reserve
 ) -> None:

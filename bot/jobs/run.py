@@ -279,6 +279,12 @@ class JobRun:
         says it runs, and nothing would ever resume it: so ``end`` runs on (within
         ``close()``'s grace period) before the cancellation goes on.
         """
+        if self._cancel_by is not None:
+            # A Cancel was accepted (its member was told so), but its interruption never
+            # reached this far: a library may report a cancelled request as a timeout and
+            # the job carries on. The member's word stands: end it as cancelled.
+            end.close()
+            raise asyncio.CancelledError
         self._ending_now = True  # a Cancel now would be told it worked, yet not be honoured
         task = asyncio.ensure_future(end)
         try:

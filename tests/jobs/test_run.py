@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -12,7 +13,7 @@ from bot.db import Store
 from bot.jobs import ledger
 from bot.jobs.background import TaskSet
 from bot.jobs.run import JobRun
-from bot.providers.base import Completed, Failed, Progress, Submitted
+from bot.providers.base import Completed, Event, Failed, Progress, Submitted
 from bot.providers.errors import ContentRejected
 from tests.jobs.conftest import (
     MP4,
@@ -104,6 +105,48 @@ async def test_cancel_refunds_and_cancels_at_the_provider(
     assert "Cancelled by <@42>." in content and buttons == "retry"
     assert run.request_cancel(by=42) is False  # once ended, a second click does nothing
     assert await used(store) == 0
+
+
+class SwallowingProvider(TinyProvider):
+    """A stream that turns the run's cancellation into a timeout and carries on.
+
+    aiohttp can do this: a request cancelled as its own timer fires raises
+    TimeoutError instead of CancelledError, and a poller retries it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.swallowed = asyncio.Event()
+
+    async def _stream(self) -> AsyncIterator[Event]:
+        while True:
+            if self.events.empty():
+                self.idle.set()
+            try:
+                event = await self.events.get()
+            except asyncio.CancelledError:
+                self.swallowed.set()
+                event = await self.events.get()  # "timed out": poll again
+            if event is None:
+                return
+            yield event
+
+
+async def test_an_accepted_cancel_stands_even_if_its_interruption_was_swallowed(
+    store: Store, session: aiohttp.ClientSession, image_url: str
+) -> None:
+    provider = SwallowingProvider()
+    run, messenger, task = await started(store, provider, session, image_url)
+    provider.push(Submitted("t9"), Progress(50.0))
+    await provider.idle.wait()
+    assert run.request_cancel(by=42, keep_credit=True) is True  # the member is told: cancelled
+    await provider.swallowed.wait()  # the stream swallowed the cancellation
+    provider.push(Completed(content=MP4))  # and the provider then says it is done
+    await ended(task)
+    job = await store.get_job(run.job.id)
+    assert job is not None and job.status == "cancelled"  # what the member was told
+    assert await used(store) == 1  # confirmed after it was sent: the credit is kept
+    assert len(messenger.finals) == 1 and "Cancelled by <@42>." in messenger.finals[0][0]
 
 
 async def test_shutdown_suspends_a_resumable_job(

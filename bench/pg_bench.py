@@ -17,9 +17,11 @@ share its cores: each round trip costs CPU on both sides.
 
 Beside it, in the same processes right after the writers, a reference: the
 same writers on a pool of the same size doing nothing but ``SELECT 1``, one
-round trip per pooled acquire (the cheapest operation any PostgreSQL store
-could make). Its rate is this machine's ceiling for one-round-trip operations;
-the credit rate is reported as a ratio of it.
+round trip per pooled acquire (the cheapest operation a store could make if
+each operation went to the server on its own). Its rate is this machine's
+ceiling for one-round-trip operations; the credit rate is reported as a ratio
+of it (the store batches each process's concurrent operations, see
+:mod:`bot.db.batcher`, so it may come close to it or pass it).
 """
 
 from __future__ import annotations

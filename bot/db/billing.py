@@ -1,9 +1,10 @@
-"""When a job becomes billable, and how much a member may make the provider render.
+"""When a job becomes billable.
 
 Part of :class:`~bot.db.store.Store`. The operator pays the provider for every
 job sent to it, whatever happens next, while the member's credit for a failed
-or cancelled video is refunded. This part records the moment a job is sent
-and keeps refunds from becoming a way to render without end.
+or cancelled video is refunded. This part records the moment a job is sent;
+the render gate that keeps refunds from becoming a way to render without end
+is checked with each reservation (:mod:`bot.db.reservations`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from datetime import datetime
 
 from bot.db import queries
 from bot.db.base import StoreBase
-from bot.db.errors import NotSubmittable, RenderLimitExceeded
-from bot.db.models import ACTIVE_STATUSES, next_reset, utc
+from bot.db.errors import NotSubmittable
+from bot.db.models import ACTIVE_STATUSES, utc
 from bot.db.plan import Plan, one, run
 
 log = logging.getLogger(__name__)
@@ -25,34 +26,7 @@ DEFAULT_REFUND_ALLOWANCE = 2
 
 
 class BillingStore(StoreBase):
-    """``mark_submitting`` and the render gate ``reserve`` checks."""
-
-    @staticmethod
-    def _check_renders(
-        rendered: int,
-        forgiven: int,
-        cost: int,
-        daily_limit: int,
-        extra: int,
-        allowance: int,
-        at: datetime,
-    ) -> None:
-        """Raise RenderLimitExceeded past the member's render gate (reserve reads the numbers).
-
-        ``rendered`` counts the credits of the member's jobs of the day that
-        reached the provider or still may (``SPENT``), ``forgiven`` what admin
-        resets forgave that day.
-        """
-        if rendered + cost > daily_limit + extra + forgiven + allowance:
-            raise RenderLimitExceeded(
-                rendered,
-                daily_limit,
-                next_reset(at),
-                cost=cost,
-                extra=extra,
-                allowance=allowance,
-                forgiven=forgiven,
-            )
+    """``mark_submitting``."""
 
     async def mark_submitting(self, job_id: int, now: datetime | None = None) -> None:
         """Record, durably, that the job's submission is about to be sent: it is billable now.

@@ -12,14 +12,19 @@ once), so what each costs is written down here, next to the SQL:
   not have: each statement there is a network round trip, and the round trips
   are what a credit operation costs. Each pair writes the same rows; the
   database tests run every case on both.
+* On PostgreSQL the statements take a whole batch of calls at once (arrays of
+  their parameters, ``unnest``-ed into rows: see :mod:`bot.db.batcher`), so a
+  batch of reservations is four round trips (``BEGIN`` with the locks, the
+  members' numbers, the writes, ``COMMIT``) and a batch of settlements one.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from bot.db.models import ACTIVE_STATUSES, FINAL_STATUSES, JOB_COLUMNS
-from bot.db.queries import ACTIVE_LITERALS, INSERT_JOB
+from bot.db.queries import ACTIVE_LITERALS
 
 # SPENT (operator_queries) for one member and day, as one index range per
 # status of the covering index jobs_user_day_spend (user_id, day, status,
@@ -73,31 +78,74 @@ INSERT INTO ledger (job_id, user_id, day, amount, kind, created_at)
 VALUES (?, ?, ?, ?, 'reserve', ?)
 """
 
-# PostgreSQL: both rows in one statement, with INSERT_JOB's parameters. The
-# ledger carries only what the day's allowance paid: cost less extra_used.
-RESERVE_JOB_PG: Final = f"""
-WITH job AS ({INSERT_JOB}),
+# PostgreSQL: a batch of reservations (see bot.db.reservations) in one
+# statement, every row an element of the arrays, in the order given: the jobs,
+# their ledger rows (carrying only what the day's allowance paid: cost less
+# extra_used), and each job's row with its place in the batch (:n counts from
+# 1). The ids are drawn first, so each row returned is matched to its place
+# by id, not by an order RETURNING does not promise.
+RESERVE_JOBS_PG: Final = f"""
+WITH input AS (
+    SELECT nextval(pg_get_serial_sequence('jobs', 'id')) AS id, i.*
+    FROM unnest(
+        CAST(:user_ids AS BIGINT[]), CAST(:guild_ids AS BIGINT[]),
+        CAST(:channel_ids AS BIGINT[]), CAST(:tokens AS TEXT[]),
+        CAST(:application_ids AS BIGINT[]), CAST(:prompts AS TEXT[]),
+        CAST(:options AS TEXT[]), CAST(:image_urls AS TEXT[]), CAST(:protocols AS TEXT[]),
+        CAST(:costs AS INTEGER[]), CAST(:days AS TEXT[]), CAST(:times AS DOUBLE PRECISION[]),
+        CAST(:prices AS BIGINT[]), CAST(:extras AS INTEGER[])
+    ) WITH ORDINALITY AS i(
+        user_id, guild_id, channel_id, interaction_token, application_id, prompt, options,
+        image_url, protocol, cost, day, ts, price_micros, extra_used, n
+    )
+),
+job AS (
+    INSERT INTO jobs (
+        id, user_id, guild_id, channel_id, interaction_token, application_id, prompt, options,
+        image_url, protocol, cost, day, created_at, updated_at, price_micros, extra_used, status
+    )
+    SELECT id, user_id, guild_id, channel_id, interaction_token, application_id, prompt,
+        options, image_url, protocol, cost, day, ts, ts, price_micros, extra_used, 'queued'
+    FROM input ORDER BY n
+    RETURNING {JOB_COLUMNS}
+),
 reserved AS (
     INSERT INTO ledger (job_id, user_id, day, amount, kind, created_at)
     SELECT id, user_id, day, cost - extra_used, 'reserve', created_at FROM job
 )
-SELECT {JOB_COLUMNS} FROM job
+SELECT input.n, job.* FROM job JOIN input USING (id) ORDER BY input.n
 """
+
+# PostgreSQL: MEMBER_NUMBERS for every member of a batch in one statement,
+# each row led by the member's place (n) in the arrays :users, :days, :guilds.
+MEMBERS_NUMBERS_PG: Final = (
+    "SELECT m.n,"
+    + re.sub(
+        r":(user|day|guild)\b",
+        lambda name: {"user": "m.user_id", "day": "m.day", "guild": "m.guild_id"}[name[1]],
+        MEMBER_NUMBERS.strip().removeprefix("SELECT"),
+    )
+    + """
+FROM unnest(CAST(:users AS BIGINT[]), CAST(:days AS TEXT[]), CAST(:guilds AS BIGINT[]))
+    WITH ORDINALITY AS m(user_id, day, guild_id, n)"""
+)
 
 # ---------------------------------------------------------------- settle
 
 # The status guard in the WHERE makes settling idempotent: only the first call
-# matches a row. Result and error keep an earlier value when not given.
+# matches a row. Result and error keep an earlier value when not given. Written
+# once for both forms: SQLite's takes named parameters, PostgreSQL's batch the
+# columns of its input rows (named apart from the jobs' own: in_status...).
 _SETTLE_SET = """
 UPDATE jobs SET
-    status = :status,
-    finished_at = CAST(:ts AS DOUBLE PRECISION),
-    updated_at = CAST(:ts AS DOUBLE PRECISION),
-    result_url = COALESCE(:result_url, result_url),
-    error = COALESCE(:error, error),
+    status = {status},
+    finished_at = {ts},
+    updated_at = {ts},
+    result_url = COALESCE({result_url}, result_url),
+    error = COALESCE({error}, error),
     interaction_token = NULL"""
 _SETTLE_WHERE = f"""
-WHERE id = :job AND status IN {ACTIVE_LITERALS}
+WHERE id = {{job}} AND status IN {ACTIVE_LITERALS}
 """
 
 # The refund mirrors the reservation row itself: same member, same day (the day
@@ -120,38 +168,61 @@ ON CONFLICT (job_id, kind) DO NOTHING
 # refund INSERT_REFUND and, only when the job took extra credits,
 # operator_queries.RETURN_EXTRA. The UPDATE leaves submitted_at out of its SET
 # list unless it unbills: an UPDATE OF submitted_at is then what it says.
-SETTLE_JOB_SQLITE: Final = _SETTLE_SET + _SETTLE_WHERE + "RETURNING extra_used"
+SETTLE_JOB_SQLITE: Final = (_SETTLE_SET + _SETTLE_WHERE + "RETURNING extra_used").format(
+    status=":status",
+    ts="CAST(:ts AS DOUBLE PRECISION)",
+    result_url=":result_url",
+    error=":error",
+    job=":job",
+)
 
 UNBILL_REFUSED: Final = (
     "UPDATE jobs SET submitted_at = NULL WHERE id = :job AND provider_task_id IS NULL"
 )
 
-# PostgreSQL: all of it in one statement (one round trip, no BEGIN/COMMIT:
-# a single statement is its own transaction). :refund is False for a job
-# completed or kept without refund. A statement cannot update one row twice,
-# so the unbilling is part of the UPDATE. The CTEs see the ledger as it was
-# before the statement, and write only when `settled` has the row: a second
-# settle of the same job waits for the first's row lock, then matches nothing.
-SETTLE_PG: Final = f"""
-WITH settled AS (
-    {_SETTLE_SET},
-    submitted_at = CASE WHEN :unbill AND provider_task_id IS NULL THEN NULL ELSE submitted_at END
-    {_SETTLE_WHERE}
-    RETURNING id, guild_id, user_id, extra_used
+# PostgreSQL: a batch of settlements in one statement (one round trip, no
+# BEGIN/COMMIT: a single statement is its own transaction), each an element of
+# the arrays; the job ids must differ (an UPDATE uses one input row per target
+# row, whichever it meets first). :refunds is False for a job completed or kept
+# without refund. A statement cannot update one row twice, so the unbilling is
+# part of the UPDATE. The CTEs see the ledger as it was before the statement,
+# and write only for the rows `settled` has: a second settle of the same job
+# waits for the first's row lock, then matches nothing. A member's extra
+# credits go back in one update per member, summed. Returns the ids it ended.
+SETTLE_JOBS_PG: Final = f"""
+WITH input AS (
+    SELECT * FROM unnest(
+        CAST(:jobs AS BIGINT[]), CAST(:statuses AS TEXT[]), CAST(:times AS DOUBLE PRECISION[]),
+        CAST(:result_urls AS TEXT[]), CAST(:errors AS TEXT[]),
+        CAST(:unbills AS BOOLEAN[]), CAST(:refunds AS BOOLEAN[])
+    ) AS i(in_job, in_status, in_ts, in_result_url, in_error, in_unbill, in_refund)
+),
+settled AS (
+    {
+    _SETTLE_SET.format(status="in_status", ts="in_ts", result_url="in_result_url", error="in_error")
+},
+    submitted_at = CASE WHEN in_unbill AND provider_task_id IS NULL
+        THEN NULL ELSE submitted_at END
+    FROM input
+    {_SETTLE_WHERE.format(job="in_job")}
+    RETURNING id, guild_id, user_id, extra_used, in_ts, in_refund
 ),
 refunded AS (
     INSERT INTO ledger (job_id, user_id, day, amount, kind, created_at)
-    SELECT l.job_id, l.user_id, l.day, -l.amount, 'refund', CAST(:ts AS DOUBLE PRECISION)
+    SELECT l.job_id, l.user_id, l.day, -l.amount, 'refund', s.in_ts
     FROM ledger l JOIN settled s ON s.id = l.job_id
-    WHERE l.kind = 'reserve' AND :refund
+    WHERE l.kind = 'reserve' AND s.in_refund
     ON CONFLICT (job_id, kind) DO NOTHING
 ),
 returned AS (
     UPDATE member_settings m SET
         extra_credits = m.extra_credits + s.extra_used,
-        updated_at = CAST(:ts AS DOUBLE PRECISION)
-    FROM settled s
-    WHERE :refund AND s.extra_used > 0 AND m.guild_id = s.guild_id AND m.user_id = s.user_id
+        updated_at = s.in_ts
+    FROM (
+        SELECT guild_id, user_id, SUM(extra_used) AS extra_used, MAX(in_ts) AS in_ts
+        FROM settled WHERE in_refund AND extra_used > 0 GROUP BY guild_id, user_id
+    ) s
+    WHERE m.guild_id = s.guild_id AND m.user_id = s.user_id
 )
-SELECT COUNT(*) FROM settled
+SELECT id FROM settled
 """

@@ -17,7 +17,8 @@ and ``:name`` placeholders. What remains different is here:
 * writes to several tables in one statement: PostgreSQL has data-modifying
   CTEs (``Backend.cte_writes``), SQLite does not, and a statement costs a round
   trip only on PostgreSQL; so the writes of a reservation and a settlement are
-  pairs of constants in :mod:`bot.db.credit_queries`, each pair writing the same rows.
+  pairs of constants in :mod:`bot.db.credit_queries`, each pair writing the same
+  rows (PostgreSQL's for a whole batch of calls, see :mod:`bot.db.batcher`).
 
 Dates need no difference: timestamps are epoch seconds and the quota ``day``
 is computed in Python (:func:`bot.db.models.quota_day`).

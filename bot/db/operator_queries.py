@@ -57,7 +57,7 @@ WHERE guild_id = :guild AND user_id = :user AND extra_credits >= :take
 NO_CEILING: Final = 2**63 - 1
 
 # Run in settle()'s transaction after a refund of a job that took extra
-# credits: they go back there (on PostgreSQL, inside credit_queries.SETTLE_PG).
+# credits: they go back there (on PostgreSQL, inside credit_queries.SETTLE_JOBS_PG).
 RETURN_EXTRA: Final = """
 UPDATE member_settings SET
     extra_credits = extra_credits + (SELECT extra_used FROM jobs WHERE id = :job),

@@ -10,16 +10,14 @@ from datetime import date, datetime
 
 from bot.db import operator_queries as oq
 from bot.db.base import StoreBase
-from bot.db.errors import BudgetExceeded
 from bot.db.guild_models import (
     MetricsSnapshot,
     PeriodStats,
     Spend,
-    SpendCap,
     Stats,
     UserTotal,
 )
-from bot.db.models import next_reset, quota_day, utc
+from bot.db.models import quota_day, utc
 from bot.db.plan import Plan, Row, all_rows, as_int, one
 
 # Upper bounds (seconds) of the render-time histogram: videos take minutes.
@@ -28,26 +26,6 @@ RENDER_BUCKETS: tuple[float, ...] = (15, 30, 60, 120, 180, 300, 600, 900, 1800, 
 
 class ReportStore(StoreBase):
     """Sums over jobs; part of :class:`~bot.db.store.Store`."""
-
-    def _check_cap(
-        self, cap: SpendCap, day: str, guild_id: int | None, cost: int, micros: int, at: datetime
-    ) -> Plan[None]:
-        """Raise BudgetExceeded if this job would pass ``cap``; part of reserve's plan."""
-        if cap.scope == "server":
-            if guild_id is None:
-                return
-            row = yield one(oq.SPEND_ON_DAY_IN_GUILD, (day, guild_id))
-        else:
-            row = yield one(oq.SPEND_ON_DAY, (day,))
-        spent_credits, spent_micros = (as_int(row[0]), as_int(row[1])) if row else (0, 0)
-        if cap.credits is not None and spent_credits + cost > cap.credits:
-            raise BudgetExceeded(
-                cap.scope, "credits", spent_credits, cap.credits, cost, next_reset(at)
-            )
-        if cap.micros is not None and spent_micros + micros > cap.micros:
-            raise BudgetExceeded(
-                cap.scope, "micros", spent_micros, cap.micros, micros, next_reset(at)
-            )
 
     async def spend(self, guild_id: int | None = None, *, now: datetime | None = None) -> Spend:
         """What the day's jobs cost the operator, for one server or (``None``) the whole bot.

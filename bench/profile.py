@@ -30,6 +30,7 @@ class Profile:
     # measure reservations, not refusals (the kept-credit check still applies).
     sqlite_daily_limit: int = 2000
     pg_processes: int = 4  # the PostgreSQL run spreads the same writers over this many
+    credit_rounds: int = 3  # SQLite and PostgreSQL take turns this many times (median reported)
     failover_size: int = 500  # N for two bot processes, one killed midway (bench.failover)
     failover_lease: float = 3.0  # their JOB_LEASE_SECONDS
     progress_interval: float = 2.0
@@ -50,6 +51,7 @@ QUICK = Profile(
     sqlite_users=2,
     sqlite_daily_limit=5,
     pg_processes=2,
+    credit_rounds=1,
     failover_size=4,
     failover_lease=1.5,
     progress_interval=0.5,

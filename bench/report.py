@@ -63,6 +63,13 @@ def edit_ratios(ours: dict[str, Any], naive: dict[str, Any]) -> dict[str, float 
     }
 
 
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median credit operations per second, with every run's rate beside it."""
+    rates = [r["credit_operations_per_second"] for r in runs]
+    ranked = sorted(runs, key=lambda r: r["credit_operations_per_second"])
+    return {**ranked[(len(ranked) - 1) // 2], "rounds": [round(x) for x in rates]}
+
+
 def credit_ratios(sqlite: dict[str, Any], postgresql: dict[str, Any]) -> dict[str, float]:
     """PostgreSQL's credit operations per second over SQLite's (> 1: PostgreSQL is faster)."""
     base = sqlite["credit_operations_per_second"] or 1.0
@@ -126,6 +133,11 @@ def render(results: dict[str, Any]) -> str:
         f"== PostgreSQL credits: {pg['writers']} writers over {pg['processes']} processes ==",
     ]
     out.append(table([pg], (("processes", "processes", "{}"), *columns[1:])))
+    one_store = results["sqlite"][0]["rounds"]
+    out.append(
+        f"ops/s of each round, taking turns: SQLite one connection {one_store},"
+        f" PostgreSQL {pg['rounds']} (the median round is shown)"
+    )
     out.append(f"ratios (PostgreSQL / SQLite one connection): {results['credit_ratios']}")
     out.append(
         "reference (the same processes, SELECT 1 per pooled acquire):"

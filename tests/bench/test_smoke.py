@@ -75,5 +75,9 @@ async def test_quick_bench_reports_every_field_and_keeps_the_invariants(tmp_path
     assert pg["reference_round_trips_per_second"] > 0
     assert pg["ops_over_round_trip_ceiling"] is not None
     assert set(results["credit_ratios"]) == {"ops_per_second"}
+    rounds = results["profile"]["credit_rounds"]
+    for median in (results["sqlite"][0], pg):  # the median of rounds taken in turn
+        assert len(median["rounds"]) == rounds
+        assert round(median["credit_operations_per_second"]) in median["rounds"]
     assert all(results["invariants"].values()), results["invariants"]
     assert "ratios" in stdout.decode()  # the table was printed

@@ -6,10 +6,12 @@ rows, are what a credit operation costs: the server's work per statement
 So a process sends its reservations (and, apart, its settlements) in batches:
 while one batch is at the server, the next one gathers, and goes as soon as
 the first is answered. Under no load a batch is one request and goes at once;
-under load a batch carries many for the price of one. The SQLite backend has
-its own batching on the database thread (:mod:`bot.db.group_commit`).
+under load a batch carries many for the price of one. On SQLite the
+reservations are batched too: a batch reads each member's numbers once (the
+longest statement of a reservation), and the writer's group commit
+(:mod:`bot.db.group_commit`) puts the batch in one transaction with the rest.
 
-Each request still gets its own outcome. If the server rejects a batch of
+Each request still gets its own outcome. If the database rejects a batch of
 several (a statement's error: nothing of it was written), each of its
 requests is run again alone, so one bad request fails only its own caller.
 Any other failure (the connection lost, the database busy) fails the whole
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -40,32 +43,50 @@ MAX_BATCH = 128
 
 
 @dataclass(eq=False, slots=True)
-class _Item(Generic[Req, Out]):
+class Ticket(Generic[Req]):
+    """A request in a batch. ``abandoned``: its caller was cancelled after the batch left.
+
+    The batch's plan reads ``abandoned`` when it starts running (on SQLite, on
+    the database thread: a plain attribute, one store and one load, atomic
+    under the GIL) and leaves such a request out, as the group commit skips a
+    plan whose caller was cancelled before it ran.
+    """
+
     request: Req
+    abandoned: bool = False
+
+
+@dataclass(eq=False, slots=True)
+class _Item(Generic[Req, Out]):
+    ticket: Ticket[Req]
     future: asyncio.Future[Out]
     taken: bool = False
 
 
 def rejected_by_server(error: BaseException) -> bool:
-    """True when the server answered a statement with an error: the transaction wrote nothing.
+    """True when the database answered a statement with an error: the batch wrote nothing.
 
-    Not the busy errors (a lock or serialization timeout, worth the same for
-    each request alone) and not a lost connection (a commit may have landed).
+    PostgreSQL's server rolls the transaction back; SQLite rolls the plan back
+    to its savepoint (or, when its commit failed, the whole transaction). Not
+    the busy errors (a lock or serialization timeout, worth the same for each
+    request alone) and not a lost connection (a commit may have landed).
     """
-    return isinstance(error.__cause__, asyncpg.PostgresError) and not isinstance(error, StoreBusy)
+    reported = isinstance(error.__cause__, asyncpg.PostgresError | sqlite3.Error)
+    return reported and not isinstance(error, StoreBusy)
 
 
 class Batcher(Generic[Req, Out]):
     """Runs requests in batches through ``run``, one batch at a time.
 
-    ``run(batch)`` returns one outcome per request, in order: the value for
-    its caller, or an exception to raise in the caller. It may raise (the
-    whole batch failed); see the module's docstring for what happens then.
+    ``run(tickets)`` returns one outcome per ticket, in order: the value for
+    its caller, or an exception to raise in the caller (whatever it returns
+    for an abandoned ticket is dropped). It may raise (the whole batch
+    failed); see the module's docstring for what happens then.
     """
 
     def __init__(
         self,
-        run: Callable[[Sequence[Req]], Awaitable[list[Out | BaseException]]],
+        run: Callable[[Sequence[Ticket[Req]]], Awaitable[list[Out | BaseException]]],
         *,
         max_batch: int = MAX_BATCH,
     ) -> None:
@@ -84,14 +105,16 @@ class Batcher(Generic[Req, Out]):
         """Run ``request`` in the next batch; its value, or its error raised.
 
         A caller cancelled before its batch left is dropped from it; one
-        cancelled later waits for the batch (its transaction ends first), then
-        is cancelled: the request's effect stands, as for a cancelled call on
-        a single connection whose statement already reached the server.
+        cancelled later is marked abandoned (the batch's plan leaves it out if
+        it has not started yet) and waits for the batch (its transaction ends
+        first), then is cancelled. If the plan had started, the request's
+        effect stands, as for a cancelled call on a single connection whose
+        statement already reached the server.
         """
         if self._closed:
             raise StoreError("the database is closed")
         loop = asyncio.get_running_loop()
-        item: _Item[Req, Out] = _Item(request, loop.create_future())
+        item: _Item[Req, Out] = _Item(Ticket(request), loop.create_future())
         self._pending.append(item)
         if self._task is None:
             self._task = loop.create_task(self._drain())
@@ -102,6 +125,7 @@ class Batcher(Generic[Req, Out]):
                 self._pending.remove(item)
                 item.future.cancel()
             else:
+                item.ticket.abandoned = True
                 await asyncio.wait([item.future])
                 if not item.future.cancelled():
                     item.future.exception()  # retrieved: expected after a cancellation
@@ -130,15 +154,15 @@ class Batcher(Generic[Req, Out]):
     async def _run_batch(self, batch: list[_Item[Req, Out]]) -> None:
         self.batches += 1
         self.requests += len(batch)
-        requests = [item.request for item in batch]
+        tickets = [item.ticket for item in batch]
         try:
-            outcomes = await self._run(requests)
+            outcomes = await self._run(tickets)
         except StoreError as exc:
             if len(batch) == 1 or not rejected_by_server(exc):
                 outcomes = [exc] * len(batch)
             else:
                 log.debug("a batch of %d was rejected (%s); running each alone", len(batch), exc)
-                outcomes = [await self._alone(request) for request in requests]
+                outcomes = [await self._alone(ticket) for ticket in tickets]
         except asyncio.CancelledError:
             for item in batch:
                 _settle(item, StoreError("the database is closing"))
@@ -149,10 +173,10 @@ class Batcher(Generic[Req, Out]):
         for item, outcome in zip(batch, outcomes, strict=True):
             _settle(item, outcome)
 
-    async def _alone(self, request: Req) -> Out | BaseException:
+    async def _alone(self, ticket: Ticket[Req]) -> Out | BaseException:
         self.batches += 1
         try:
-            return (await self._run([request]))[0]
+            return (await self._run([ticket]))[0]
         except Exception as exc:
             return exc
 

@@ -23,46 +23,27 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from bot.db.models import ACTIVE_STATUSES, FINAL_STATUSES, JOB_COLUMNS
+from bot.db.models import JOB_COLUMNS
 from bot.db.queries import ACTIVE_LITERALS
-
-# SPENT (operator_queries) for one member and day, as one index range per
-# status of the covering index jobs_user_day_spend (user_id, day, status,
-# submitted_at, cost): the statuses that always count, then the ended ones
-# that were sent. The schema's CHECK allows only these six statuses, so the
-# parts add up to exactly SPENT. One equality per part, rather than SPENT's OR
-# over every row of the member's day, or an IN list that PostgreSQL's planner
-# may turn into a filter while a table has no statistics yet: each part reads
-# only its own rows, whatever the planner knows.
-_SPENT_PART = (
-    "(SELECT COALESCE(SUM(cost), 0) FROM jobs"
-    " WHERE user_id = :user AND day = :day AND status = '{status}'{sent})"
-)
-_RENDERED: Final = "\n  + ".join(
-    [_SPENT_PART.format(status=s, sent="") for s in ("completed", *ACTIVE_STATUSES)]
-    + [
-        _SPENT_PART.format(status=s, sent=" AND submitted_at IS NOT NULL")
-        for s in FINAL_STATUSES
-        if s != "completed"
-    ]
-)
 
 # Named parameters :user, :day and :guild (None when extra credits do not
 # apply: no row matches, the balance reads 0). The columns, in order:
 #
-# 0. the member's ledger of the day: reservations less refunds;
+# 0. the member's ledger of the day: reservations less refunds (member_days,
+#    migration 8, keeps it summed);
 # 1. the day's admin adjustments (negative: what resets forgave), so that the
 #    credits used are 0 + 1 (as USED_ON_DAY) and what was forgiven is -1;
-# 2. the render gate's count (operator_queries.RENDERED_ON_DAY);
+# 2. the render gate's count (operator_queries.RENDERED_ON_DAY, kept summed in
+#    member_days too);
 # 3. their unfinished jobs, any day (RUNNING_COUNT, on the partial index
 #    jobs_user_active);
 # 4. their extra credits in the server (EXTRA_CREDITS), 0 without a row.
 MEMBER_NUMBERS: Final = f"""
 SELECT
-    (SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE user_id = :user AND day = :day),
+    COALESCE((SELECT used FROM member_days WHERE user_id = :user AND day = :day), 0),
     (SELECT COALESCE(SUM(amount), 0) FROM usage_adjustments
      WHERE user_id = :user AND day = :day),
-    {_RENDERED},
+    COALESCE((SELECT rendered FROM member_days WHERE user_id = :user AND day = :day), 0),
     (SELECT COUNT(*) FROM jobs WHERE user_id = :user AND status IN {ACTIVE_LITERALS}),
     COALESCE(
         (SELECT extra_credits FROM member_settings WHERE guild_id = :guild AND user_id = :user),
@@ -70,9 +51,30 @@ SELECT
     )
 """
 
+# member_days (migration 8) keeps each member's day summed, in the same
+# transaction as the rows it sums: every ledger row's amount is added to
+# `used`; a new job's cost to `rendered`, and taken off again when the job
+# ends failed or cancelled without having been sent (no longer in SPENT).
+# SQLite: ADD_TO_DAY after the rows; PostgreSQL: a CTE of the statement that
+# writes them, summed per member and day, in one order (two statements then
+# never wait for each other's rows in a circle).
+ADD_TO_DAY: Final = """
+INSERT INTO member_days (user_id, day, used, rendered) VALUES (:user, :day, :used, :rendered)
+ON CONFLICT (user_id, day) DO UPDATE SET
+    used = member_days.used + excluded.used,
+    rendered = member_days.rendered + excluded.rendered
+"""
+_ADD_TO_DAYS_PG = """
+    INSERT INTO member_days (user_id, day, used, rendered)
+    SELECT user_id, day, SUM(used), SUM(rendered) FROM ({changes}) changes
+    GROUP BY user_id, day ORDER BY user_id, day
+    ON CONFLICT (user_id, day) DO UPDATE SET
+        used = member_days.used + excluded.used,
+        rendered = member_days.rendered + excluded.rendered"""
+
 # ---------------------------------------------------------------- reserve
 
-# SQLite: queries.INSERT_JOB (RETURNING the row), then this with its id.
+# SQLite: queries.INSERT_JOB (RETURNING the row), then this with its id, then ADD_TO_DAY.
 INSERT_RESERVE: Final = """
 INSERT INTO ledger (job_id, user_id, day, amount, kind, created_at)
 VALUES (?, ?, ?, ?, 'reserve', ?)
@@ -112,6 +114,12 @@ job AS (
 reserved AS (
     INSERT INTO ledger (job_id, user_id, day, amount, kind, created_at)
     SELECT id, user_id, day, cost - extra_used, 'reserve', created_at FROM job
+),
+counted AS ({
+    _ADD_TO_DAYS_PG.format(
+        changes="SELECT user_id, day, cost - extra_used AS used, cost AS rendered FROM job"
+    )
+}
 )
 SELECT input.n, job.* FROM job JOIN input USING (id) ORDER BY input.n
 """
@@ -158,6 +166,7 @@ INSERT INTO ledger (job_id, user_id, day, amount, kind, created_at)
 SELECT job_id, user_id, day, -amount, 'refund', CAST(:ts AS DOUBLE PRECISION)
 FROM ledger WHERE job_id = :job AND kind = 'reserve'
 ON CONFLICT (job_id, kind) DO NOTHING
+RETURNING user_id, day, amount
 """
 
 # A submission the provider answered with a refusal and no job id was never
@@ -166,9 +175,14 @@ ON CONFLICT (job_id, kind) DO NOTHING
 # SQLite: this (no row: already final or unknown; RETURNING extra_used tells
 # whether extra credits go back), then UNBILL_REFUSED when :unbill, then for a
 # refund INSERT_REFUND and, only when the job took extra credits,
-# operator_queries.RETURN_EXTRA. The UPDATE leaves submitted_at out of its SET
-# list unless it unbills: an UPDATE OF submitted_at is then what it says.
-SETTLE_JOB_SQLITE: Final = (_SETTLE_SET + _SETTLE_WHERE + "RETURNING extra_used").format(
+# operator_queries.RETURN_EXTRA; then ADD_TO_DAY with what changed. RETURNING
+# tells what the member's day loses: the job's cost if it ended unsent (and
+# UNBILL_REFUSED's count says whether it was unbilled), the refund's amount.
+# The UPDATE leaves submitted_at out of its SET list unless it unbills: an
+# UPDATE OF submitted_at is then what it says.
+SETTLE_JOB_SQLITE: Final = (
+    _SETTLE_SET + _SETTLE_WHERE + "RETURNING extra_used, user_id, day, cost, submitted_at"
+).format(
     status=":status",
     ts="CAST(:ts AS DOUBLE PRECISION)",
     result_url=":result_url",
@@ -189,6 +203,13 @@ UNBILL_REFUSED: Final = (
 # and write only for the rows `settled` has: a second settle of the same job
 # waits for the first's row lock, then matches nothing. A member's extra
 # credits go back in one update per member, summed. Returns the ids it ended.
+# What the settled jobs take off their members' days: the refunds, and the
+# cost of a job that ended unsent (after the unbilling: its new submitted_at).
+_SETTLED_CHANGES = """
+        SELECT user_id, day, amount AS used, 0 AS rendered FROM refunded
+        UNION ALL
+        SELECT user_id, day, 0, -cost FROM settled
+        WHERE status <> 'completed' AND submitted_at IS NULL"""
 SETTLE_JOBS_PG: Final = f"""
 WITH input AS (
     SELECT * FROM unnest(
@@ -205,7 +226,7 @@ settled AS (
         THEN NULL ELSE submitted_at END
     FROM input
     {_SETTLE_WHERE.format(job="in_job")}
-    RETURNING id, guild_id, user_id, extra_used, in_ts, in_refund
+    RETURNING id, guild_id, user_id, day, cost, status, submitted_at, extra_used, in_ts, in_refund
 ),
 refunded AS (
     INSERT INTO ledger (job_id, user_id, day, amount, kind, created_at)
@@ -213,6 +234,9 @@ refunded AS (
     FROM ledger l JOIN settled s ON s.id = l.job_id
     WHERE l.kind = 'reserve' AND s.in_refund
     ON CONFLICT (job_id, kind) DO NOTHING
+    RETURNING user_id, day, amount
+),
+uncounted AS ({_ADD_TO_DAYS_PG.format(changes=_SETTLED_CHANGES)}
 ),
 returned AS (
     UPDATE member_settings m SET

@@ -2,10 +2,13 @@
 
 Part of :class:`~bot.db.store.Store`. A reservation's checks and writes are
 :func:`bot.db.reservations.reserve_plan`; a settlement's SQL is in
-:mod:`bot.db.credit_queries`. On SQLite each call is one plan in the writer's
-group commit; on PostgreSQL the calls of one process go in batches
-(:mod:`bot.db.batcher`), one transaction per batch of reservations and one
-statement per batch of settlements, each call still getting its own answer.
+:mod:`bot.db.credit_queries`. The reservations of a process go in batches
+(:mod:`bot.db.batcher`): one plan per batch, each member's numbers read once
+however many of their calls it carries, each call still getting its own
+answer. On PostgreSQL, where every statement is a round trip, settlements are
+batched too, one statement per batch; on SQLite each settlement is a plan of
+its own in the writer's group commit, which puts every plan waiting into one
+transaction (:mod:`bot.db.group_commit`).
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from typing import Any
 from bot.db import credit_queries as cq
 from bot.db import operator_queries as oq
 from bot.db.base import Backend, StoreBase
-from bot.db.batcher import Batcher
+from bot.db.batcher import Batcher, Ticket
 from bot.db.billing import DEFAULT_REFUND_ALLOWANCE
+from bot.db.group_commit import Abandoned
 from bot.db.guild_models import SpendCap
 from bot.db.models import FINAL_STATUSES, FinalStatus, Job, dump_options, quota_day, utc
 from bot.db.plan import Plan, all_rows, one, run, single
@@ -35,7 +39,7 @@ class CreditStore(StoreBase):
     """``reserve`` and ``settle``."""
 
     def __init__(self, backend: Backend) -> None:
-        """Wrap an open backend; on PostgreSQL, batch each process's credit operations."""
+        """Wrap an open backend, batching this process's credit operations."""
         super().__init__(backend)
         self._pg = backend.cte_writes
         self._reservations: Batcher[Reservation, Outcome] = Batcher(self._reserve_batch)
@@ -120,10 +124,7 @@ class CreditStore(StoreBase):
             caps=tuple(c for c in caps if c.scope != "server" or guild_id is not None),
             refund_allowance=refund_allowance,
         )
-        if self._pg:
-            outcome = await self._reservations.submit(reservation)
-        else:
-            (outcome,) = await self._write(lambda: reserve_plan([reservation], pg=False))
+        outcome = await self._reservations.submit(reservation)
         if isinstance(outcome, BaseException):
             raise outcome
         row, from_extra = outcome
@@ -138,9 +139,21 @@ class CreditStore(StoreBase):
         )
         return job
 
-    async def _reserve_batch(self, batch: Sequence[Reservation]) -> list[Outcome | BaseException]:
-        outcomes = await self._write(lambda: reserve_plan(batch, pg=True))
-        return list(outcomes)
+    async def _reserve_batch(
+        self, tickets: Sequence[Ticket[Reservation]]
+    ) -> list[Outcome | BaseException]:
+        def plan() -> Plan[list[Outcome | BaseException]]:
+            # Read as the plan starts: a caller cancelled until then is left out.
+            wanted = [i for i, ticket in enumerate(tickets) if not ticket.abandoned]
+            batch = [tickets[i].request for i in wanted]
+            outcomes: list[Outcome | BaseException] = [Abandoned()] * len(tickets)
+            for i, outcome in zip(
+                wanted, (yield from reserve_plan(batch, pg=self._pg)), strict=True
+            ):
+                outcomes[i] = outcome
+            return outcomes
+
+        return await self._write(plan)
 
     async def settle(
         self,
@@ -182,12 +195,21 @@ class CreditStore(StoreBase):
             row = yield one(cq.SETTLE_JOB_SQLITE, params)
             if row is None:
                 return False
-            if params["unbill"]:
-                yield run(cq.UNBILL_REFUSED, params)
+            extra_used, user, day, cost, sent = row
+            if params["unbill"] and (yield run(cq.UNBILL_REFUSED, params)):
+                sent = None
+            # What the member's day loses: an unsent job's render, the refund.
+            changes = {"user": user, "day": day, "used": 0, "rendered": 0}
+            if status != "completed" and sent is None:
+                changes["rendered"] = -cost
             if give_back:
-                yield run(cq.INSERT_REFUND, params)
-                if row[0]:  # the job took extra credits: they go back too
+                refunded = yield one(cq.INSERT_REFUND, params)
+                if refunded is not None:
+                    changes["used"] = refunded["amount"]
+                if extra_used:  # the job took extra credits: they go back too
                     yield run(oq.RETURN_EXTRA, params)
+            if changes["used"] or changes["rendered"]:
+                yield run(cq.ADD_TO_DAY, changes)
             return True
 
         if self._pg:
@@ -201,11 +223,15 @@ class CreditStore(StoreBase):
             log.debug("job %s already final or unknown; %s ignored", job_id, status)
         return ended
 
-    async def _settle_batch(self, batch: Sequence[Settlement]) -> list[bool | BaseException]:
+    async def _settle_batch(
+        self, tickets: Sequence[Ticket[Settlement]]
+    ) -> list[bool | BaseException]:
         """One statement for the batch; a job settled twice in it ends once, by its first call."""
+        batch = [ticket.request for ticket in tickets]
         first: dict[int, int] = {}
         for index, params in enumerate(batch):
-            first.setdefault(params["job"], index)
+            if not tickets[index].abandoned:
+                first.setdefault(params["job"], index)
         unique = [batch[i] for i in first.values()]
         columns = {
             "jobs": "job",

@@ -209,6 +209,8 @@ def reserve_plan(batch: Sequence[Reservation], *, pg: bool) -> Plan[list[Outcome
     ``pg``: PostgreSQL's statements, one per step for the whole batch (arrays
     and data-modifying CTEs); otherwise SQLite's, one per member and job.
     """
+    if not batch:
+        return []
     for key in sorted(set().union(*(r.locks() for r in batch))):
         yield lock(key)
     state = _Batch(members=(yield from _read_members([r.member for r in batch], pg=pg)))
@@ -276,7 +278,10 @@ def _insert_jobs(accepted: list[tuple[Reservation, int]], *, pg: bool) -> Plan[l
         rows = []
         for r, from_extra in accepted:
             row = yield one(queries.INSERT_JOB, r.job_values(from_extra))
-            yield run(cq.INSERT_RESERVE, (row["id"], r.user_id, r.day, r.cost - from_extra, r.ts))
+            paid = r.cost - from_extra  # what the day's allowance paid
+            yield run(cq.INSERT_RESERVE, (row["id"], r.user_id, r.day, paid, r.ts))
+            day = {"user": r.user_id, "day": r.day, "used": paid, "rendered": r.cost}
+            yield run(cq.ADD_TO_DAY, day)
             rows.append(row)
         return rows
     columns = list(zip(*(r.job_values(f) for r, f in accepted), strict=True))

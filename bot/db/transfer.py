@@ -24,6 +24,7 @@ from bot.db.store import Store
 TABLES: tuple[str, ...] = (
     "jobs",
     "ledger",
+    "member_days",
     "meta",
     "guild_settings",
     "member_settings",

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import asyncpg
 import pytest
 
-from bot.db.batcher import Batcher
+from bot.db.batcher import Batcher, Ticket
 from bot.db.errors import StoreBusy, StoreError
 
 
@@ -26,8 +26,9 @@ class Server:
         self.reject: set[str] = set()
         self.error: StoreError | None = None
 
-    async def run(self, batch: Sequence[str]) -> list[str | BaseException]:
-        self.batches.append(list(batch))
+    async def run(self, tickets: Sequence[Ticket[str]]) -> list[str | BaseException]:
+        batch = [ticket.request for ticket in tickets if not ticket.abandoned]
+        self.batches.append(batch)
         self.arrived.set()
         await self.release.wait()
         if self.error is not None:
@@ -36,7 +37,8 @@ class Server:
             error = StoreError("database error: invalid byte sequence")
             error.__cause__ = asyncpg.CharacterNotInRepertoireError("invalid byte sequence")
             raise error
-        return [ValueError(r) if r.startswith("bad") else r.upper() for r in batch]
+        requests = [ticket.request for ticket in tickets]
+        return [ValueError(r) if r.startswith("bad") else r.upper() for r in requests]
 
 
 async def started(batcher: Batcher[str, str], request: str) -> asyncio.Task[str]:

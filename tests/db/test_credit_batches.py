@@ -20,6 +20,7 @@ import pytest
 from bot.db import Job, Store, StoreError
 from bot.db.guild_models import SpendCap
 from tests.db.conftest import NOON
+from tests.db.test_member_days import counters_and_sums
 from tests.support.postgres import fresh_database
 
 Args = Callable[..., dict[str, Any]]
@@ -135,6 +136,9 @@ async def test_a_batch_decides_every_call_as_the_same_calls_one_at_a_time(
         assert batched._reservations.requests == len(calls) + 2
         assert batched._reservations.batches == 3  # the two of the history, then one
         assert await final_numbers(batched) == await final_numbers(reference)
+        for store in (batched, reference):  # each day's total kept equals its ledger
+            kept, summed = await counters_and_sums(store)
+            assert kept == summed and len(kept) >= 6
 
 
 async def test_extra_credits_and_their_ceiling_count_inside_one_batch(

@@ -178,8 +178,9 @@ async def test_sqlite_reads_unfinished_jobs_through_the_partial_index(
     running, merged = await sqlite_store._read(plan)
     assert any("jobs_user_active" in line for line in running)
     assert any("jobs_user_active" in line for line in merged)
-    # Every sum over the member's jobs seeks by user, day and status.
-    assert sum("jobs_user_day_spend (user_id=? AND day=? AND status=?" in s for s in merged) == 6
+    # The day's sums are one row of member_days, found by its key, read twice.
+    assert sum("member_days USING PRIMARY KEY (user_id=? AND day=?)" in s for s in merged) == 2
+    assert not any("jobs_user_day_spend" in s or "ledger" in s for s in merged)
 
 
 async def test_sqlite_settle_writes_submitted_at_only_to_unbill(

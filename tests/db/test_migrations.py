@@ -56,7 +56,7 @@ async def test_fresh_file_is_created_migrated_and_private(db_path: Path, raw: Ra
 
     async with Store.open(db_path):
         conn = raw()
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(load_migrations()) == 7
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(load_migrations()) == 8
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
         assert {

@@ -37,7 +37,7 @@ from typing import Any
 
 import asyncpg
 
-from bench.sqlite_bench import KEPT_SQL, LEDGER_SQL, OPEN_SQL, check_rows, writer_loop
+from bench.sqlite_bench import DAYS_SQL, KEPT_SQL, LEDGER_SQL, OPEN_SQL, check_rows, writer_loop
 from bot.db import Store
 from tests.support import postgres
 
@@ -130,6 +130,7 @@ async def credit_run(
         try:
             kept = await conn.fetch(KEPT_SQL)
             ledger = await conn.fetch(LEDGER_SQL)
+            days = await conn.fetch(DAYS_SQL)
             open_jobs = int(await conn.fetchval(OPEN_SQL))
         finally:
             await conn.close()
@@ -146,5 +147,5 @@ async def credit_run(
         "credit_operations_per_second": ops_rate,
         "reference_round_trips_per_second": trip_rate,
         "ops_over_round_trip_ceiling": round(ops_rate / trip_rate, 3) if trip_rate else None,
-        **check_rows(kept, ledger, open_jobs, limit),
+        **check_rows(kept, ledger, days, open_jobs, limit),
     }

@@ -97,17 +97,21 @@ async def writer_loop(
             counts["settled"] += 1
 
 
-def check_rows(kept: list[Any], ledger: list[Any], open_jobs: int, limit: int) -> dict[str, Any]:
-    """Kept credits per member and day never exceed ``limit``, and the ledger agrees."""
+def check_rows(
+    kept: list[Any], ledger: list[Any], days: list[Any], open_jobs: int, limit: int
+) -> dict[str, Any]:
+    """Kept credits per member and day never exceed ``limit``; ledger and day sums agree."""
     kept_by = {(u, d): int(s) for u, d, s in kept}
     ledger_by = {(u, d): int(s) for u, d, s in ledger}
+    days_by = {(u, d): int(s) for u, d, s in days}
     most = max(kept_by.values(), default=0)
     keys = set(kept_by) | set(ledger_by)
     return {
         "max_kept_credits_per_member": most,
         "daily_limit": limit,
         "overspent": most > limit,
-        "ledger_matches_jobs": all(kept_by.get(k, 0) == ledger_by.get(k, 0) for k in keys),
+        "ledger_matches_jobs": all(kept_by.get(k, 0) == ledger_by.get(k, 0) for k in keys)
+        and days_by == ledger_by,  # member_days: each member's day summed
         "unsettled_jobs": open_jobs,
     }
 
@@ -116,6 +120,7 @@ KEPT_SQL = (
     "SELECT user_id, day, SUM(cost) FROM jobs WHERE status = 'completed' GROUP BY user_id, day"
 )
 LEDGER_SQL = "SELECT user_id, day, SUM(amount) FROM ledger GROUP BY user_id, day"
+DAYS_SQL = "SELECT user_id, day, used FROM member_days"
 OPEN_SQL = "SELECT COUNT(*) FROM jobs WHERE status NOT IN ('completed', 'failed', 'cancelled')"
 
 
@@ -124,5 +129,6 @@ def overspend_check(path: Path, limit: int) -> dict[str, Any]:
     with contextlib.closing(sqlite3.connect(path)) as conn:
         kept = conn.execute(KEPT_SQL).fetchall()
         ledger = conn.execute(LEDGER_SQL).fetchall()
+        days = conn.execute(DAYS_SQL).fetchall()
         open_jobs = conn.execute(OPEN_SQL).fetchone()[0]
-    return check_rows(kept, ledger, open_jobs, limit)
+    return check_rows(kept, ledger, days, open_jobs, limit)

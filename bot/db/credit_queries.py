@@ -4,7 +4,8 @@ A credit operation is a few statements in a hot loop (50 members asking at
 once), so what each costs is written down here, next to the SQL:
 
 * :data:`MEMBER_NUMBERS` reads everything ``reserve`` checks about a member in
-  one statement, on both databases.
+  one statement, on both databases; the day's sums are one row of
+  ``member_days``, which the writes below keep up to date.
 * The writes differ by dialect, as pairs. SQLite runs the statements one after
   the other inside the group commit (a statement there costs microseconds, on
   the database thread). PostgreSQL runs them as one statement with

@@ -1,20 +1,20 @@
 """A reservation's checks and writes, as one plan for any number of reservations.
 
 ``Store.reserve`` turns its arguments into a :class:`Reservation`; the plan
-:func:`reserve_plan` takes a batch of them (on SQLite always a batch of one,
-inside the group commit; on PostgreSQL what one process asked for while its
-previous batch was in flight, see :mod:`bot.db.batcher`) and, in one
-transaction:
+:func:`reserve_plan` takes a batch of them (what one process asked for while
+its previous batch was at the database, see :mod:`bot.db.batcher`; on SQLite
+inside the writer's group commit) and, in one transaction:
 
 1. takes the advisory locks of every member and spending cap of the batch,
    in one global order (no deadlocks; granted before anything is read);
-2. reads each member's numbers (:data:`~bot.db.credit_queries.MEMBER_NUMBERS`:
-   on PostgreSQL one statement for the whole batch) and each cap's spend of the day;
+2. reads each member's numbers once (:data:`~bot.db.credit_queries.MEMBER_NUMBERS`,
+   their day's sums kept in one row of ``member_days``: on PostgreSQL one
+   statement for the whole batch) and each cap's spend of the day;
 3. decides each reservation in turn, in Python, counting the ones accepted
    before it in the same batch exactly as the database would once they are
    written: a batch of fifty is checked like fifty transactions in a row;
-4. writes the accepted jobs and their ledger rows (on PostgreSQL one
-   statement for the whole batch) and takes their extra credits.
+4. writes the accepted jobs, their ledger rows and their members' day sums
+   (on PostgreSQL one statement for the whole batch) and takes their extra credits.
 
 A refused reservation is an outcome (the :class:`~bot.db.errors.QuotaError`
 to raise), not an error of the batch: the others go on.

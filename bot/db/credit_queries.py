@@ -204,6 +204,11 @@ UNBILL_REFUSED: Final = (
 # and write only for the rows `settled` has: a second settle of the same job
 # waits for the first's row lock, then matches nothing. A member's extra
 # credits go back in one update per member, summed. Returns the ids it ended.
+# The order in which a statement's CTEs lock rows is PostgreSQL's to choose:
+# two statements (or a reservation taking extra credits) that lock the same
+# members' rows in opposite orders deadlock; PostgreSQL then aborts one, and
+# the backend runs it again (pg_backend.RETRIES). The day sums are written in
+# one order, which keeps that to the rare case of extra credits on both sides.
 # What the settled jobs take off their members' days: the refunds, and the
 # cost of a job that ended unsent (after the unbilling: its new submitted_at).
 _SETTLED_CHANGES = """

@@ -21,16 +21,19 @@ class Server:
 
     def __init__(self) -> None:
         self.batches: list[list[str]] = []
+        self.tickets: list[Ticket[str]] = []
         self.release = asyncio.Event()
         self.arrived = asyncio.Event()
         self.reject: set[str] = set()
         self.error: StoreError | None = None
 
     async def run(self, tickets: Sequence[Ticket[str]]) -> list[str | BaseException]:
-        batch = [ticket.request for ticket in tickets if not ticket.abandoned]
-        self.batches.append(batch)
+        self.tickets += tickets
         self.arrived.set()
         await self.release.wait()
+        # As a plan does: the requests still wanted when it starts running.
+        batch = [ticket.request for ticket in tickets if not ticket.abandoned]
+        self.batches.append(batch)
         if self.error is not None:
             raise self.error
         if self.reject & set(batch):
@@ -104,7 +107,9 @@ async def test_a_caller_cancelled_while_its_batch_is_out_returns_only_after_the_
     await asyncio.wait([caller])
 
     assert caller.cancelled()
-    assert server.batches == [["a"]]
+    # Its batch had not started running: the request was left out of it.
+    assert [t.abandoned for t in server.tickets] == [True]
+    assert server.batches == [[]]
 
 
 async def test_a_batch_the_server_rejects_runs_each_request_alone() -> None:

@@ -84,9 +84,9 @@ VALUES (?, ?, ?, ?, 'reserve', ?)
 # PostgreSQL: a batch of reservations (see bot.db.reservations) in one
 # statement, every row an element of the arrays, in the order given: the jobs,
 # their ledger rows (carrying only what the day's allowance paid: cost less
-# extra_used), and each job's row with its place in the batch (:n counts from
-# 1). The ids are drawn first, so each row returned is matched to its place
-# by id, not by an order RETURNING does not promise.
+# extra_used), their members' day sums, and each job's row with its place in
+# the batch (n, counted from 1). The ids are drawn first, so each row returned
+# is matched to its place by id, not by an order RETURNING does not promise.
 RESERVE_JOBS_PG: Final = f"""
 WITH input AS (
     SELECT nextval(pg_get_serial_sequence('jobs', 'id')) AS id, i.*

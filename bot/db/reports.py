@@ -24,6 +24,15 @@ from bot.db.plan import Plan, Row, all_rows, as_int, one
 RENDER_BUCKETS: tuple[float, ...] = (15, 30, 60, 120, 180, 300, 600, 900, 1800, 3600)
 
 
+def read_spend(day: str, guild_id: int | None) -> Plan[Spend]:
+    """A plan: the spend of ``day`` (SPENT) in one server, or in the whole bot with ``None``."""
+    if guild_id is None:
+        row = yield one(oq.SPEND_ON_DAY, (day,))
+    else:
+        row = yield one(oq.SPEND_ON_DAY_IN_GUILD, (day, guild_id))
+    return Spend(as_int(row[0]), as_int(row[1])) if row else Spend()
+
+
 class ReportStore(StoreBase):
     """Sums over jobs; part of :class:`~bot.db.store.Store`."""
 
@@ -33,16 +42,7 @@ class ReportStore(StoreBase):
         Counted like the caps count it: jobs under way or ever sent to the provider.
         """
         day = quota_day(utc(now))
-        if guild_id is None:
-            op = one(oq.SPEND_ON_DAY, (day,))
-        else:
-            op = one(oq.SPEND_ON_DAY_IN_GUILD, (day, guild_id))
-
-        def plan() -> Plan[Row | None]:
-            return (yield op)
-
-        row = await self._snapshot(plan)
-        return Spend(as_int(row[0]), as_int(row[1])) if row else Spend()
+        return await self._snapshot(lambda: read_spend(day, guild_id))
 
     async def stats(
         self, guild_id: int | None, *, now: datetime | None = None, top: int = 5

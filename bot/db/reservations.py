@@ -40,10 +40,11 @@ from bot.db.errors import (
 from bot.db.guild_models import SpendCap
 from bot.db.models import next_reset
 from bot.db.plan import Plan, Row, all_rows, as_int, lock, one, run
+from bot.db.reports import read_spend
 
 #: The key of a member's numbers: (user, day, guild whose extra credits may pay, or None).
 MemberKey = tuple[int, str, int | None]
-#: The key of a cap's spend: (scope, day, guild for a server cap, else None).
+#: The key of a cap's spend: (scope, day, guild for a server cap, None for the bot's).
 CapKey = tuple[str, str, int | None]
 #: What became of one reservation: its job's row and the extra credits it took,
 #: or the refusal to raise.
@@ -218,7 +219,8 @@ def reserve_plan(batch: Sequence[Reservation], *, pg: bool) -> Plan[list[Outcome
         for cap in r.caps:
             cap_key = r.cap_key(cap)
             if cap_key not in state.spends:
-                state.spends[cap_key] = yield from _read_spend(cap_key)
+                spend = yield from read_spend(cap_key[1], cap_key[2])
+                state.spends[cap_key] = [spend.credits, spend.micros]
     outcomes: list[Outcome | None] = []
     accepted: list[tuple[int, Reservation, int]] = []
     for index, r in enumerate(batch):
@@ -261,15 +263,6 @@ def _read_members(keys: list[MemberKey], *, pg: bool) -> Plan[dict[MemberKey, Nu
     return {distinct[row[0] - 1]: Numbers.from_row(row[1:]) for row in rows}
 
 
-def _read_spend(key: CapKey) -> Plan[list[int]]:
-    scope, day, guild = key
-    if scope == "server":
-        row = yield one(oq.SPEND_ON_DAY_IN_GUILD, (day, guild))
-    else:
-        row = yield one(oq.SPEND_ON_DAY, (day,))
-    return [as_int(row[0]), as_int(row[1])] if row else [0, 0]
-
-
 def _insert_jobs(accepted: list[tuple[Reservation, int]], *, pg: bool) -> Plan[list[Row]]:
     """The accepted reservations' jobs and ledger rows; the jobs' rows, in order."""
     if not accepted:
@@ -284,13 +277,14 @@ def _insert_jobs(accepted: list[tuple[Reservation, int]], *, pg: bool) -> Plan[l
             yield run(cq.ADD_TO_DAY, day)
             rows.append(row)
         return rows
-    columns = list(zip(*(r.job_values(f) for r, f in accepted), strict=True))
-    names = (
-        "user_ids", "guild_ids", "channel_ids", "tokens", "application_ids", "prompts",
-        "options", "image_urls", "protocols", "costs", "days", "times", "updated", "prices",
-        "extras",
-    )  # fmt: skip
-    params = {name: list(values) for name, values in zip(names, columns, strict=True)}
-    del params["updated"]  # created_at and updated_at are the same time
+    # One array per column of RESERVE_JOBS_PG's input, from these fields.
+    fields = {
+        "user_ids": "user_id", "guild_ids": "guild_id", "channel_ids": "channel_id",
+        "tokens": "interaction_token", "application_ids": "application_id", "prompts": "prompt",
+        "options": "options_json", "image_urls": "image_url", "protocols": "protocol",
+        "costs": "cost", "days": "day", "times": "ts", "prices": "price_micros",
+    }  # fmt: skip
+    params = {name: [getattr(r, field) for r, _ in accepted] for name, field in fields.items()}
+    params["extras"] = [from_extra for _, from_extra in accepted]
     rows = yield all_rows(cq.RESERVE_JOBS_PG, params)
     return list(rows)
